@@ -1,0 +1,60 @@
+//! The actions a transaction can carry. The enum is append-only: a variant's position is its
+//! wire tag, so new actions go at the end and existing ones never move.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::amount::Amount;
+use crate::bounded::{BoundedVec, Cid};
+use crate::escrow::{Decision, EscrowKind, Outcome};
+use crate::ids::{AccountId, Hash, Uuid};
+
+/// Most arbitrators an escrow may list, and most evidence entries a dispute may hold.
+pub const MAX_ARBITRATORS: u32 = 16;
+pub const MAX_EVIDENCE: u32 = 16;
+
+/// One state-changing action, signed by the transaction's signer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Action {
+    /// Move `amount` of the signer's available funds to `to`.
+    Transfer { to: AccountId, amount: Amount },
+    /// Create `amount` new funds for `to`; only the chain's mint authority may.
+    Mint { to: AccountId, amount: Amount },
+    /// Open an escrow with the signer as requester.
+    CreateEscrow(CreateEscrow),
+    /// Move the escrow's amount from the requester into the escrow.
+    FundEscrow { id: Uuid },
+    /// The provider declares the work delivered, committing to its result.
+    MarkCompleted { id: Uuid, result_hash: Hash },
+    /// A party or arbitrator approves releasing to the provider or refunding the requester.
+    Approve { id: Uuid, decision: Decision },
+    /// A party disputes the escrow; arbitrators then decide.
+    RaiseDispute {
+        id: Uuid,
+        reason_hash: Hash,
+        evidence: BoundedVec<Cid, MAX_EVIDENCE>,
+    },
+    /// A party adds evidence to an open dispute.
+    AddEvidence { id: Uuid, cid: Cid },
+    /// An arbitrator votes on the outcome of a dispute.
+    Resolve { id: Uuid, outcome: Outcome },
+}
+
+/// The fields of [`Action::CreateEscrow`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CreateEscrow {
+    /// Chosen by the client, so a retried creation is rejected rather than applied twice.
+    pub id: Uuid,
+    pub provider: AccountId,
+    pub amount: Amount,
+    pub kind: EscrowKind,
+    /// Who decides disputes (and, for `Arbitrators`, approvals). Distinct, not a party.
+    pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
+    /// Block time at which an unsettled escrow times out.
+    pub deadline_ms: u64,
+    /// How long a dispute stays open; `None` takes the default of 24 h.
+    pub dispute_window_ms: Option<u64>,
+    /// The requester's reference to the job, typically a hash of its description.
+    pub job_ref: Hash,
+    /// Fund the escrow in the same transaction.
+    pub fund: bool,
+}

@@ -1,0 +1,167 @@
+//! The one error type of the state machine. Every rejection is a [`TxError`] with a stable
+//! numeric code (see `docs/errors.md`); codes are never reused or renumbered. Envelope
+//! errors (1xx) leave the state untouched; all others consume the signer's nonce only.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::amount::Amount;
+use crate::escrow::EscrowStatus;
+
+/// Why a transaction, or one of its checks, was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, thiserror::Error)]
+pub enum TxError {
+    // --- envelope: checked before the action; a failure here changes nothing ---
+    #[error("transaction is {size_bytes} bytes, more than the limit of {max_bytes}")]
+    TxTooLarge { size_bytes: u32, max_bytes: u32 },
+    #[error("transaction bytes are malformed")]
+    Malformed,
+    #[error("transaction bytes are not the canonical encoding")]
+    NonCanonical,
+    #[error("signature does not verify under strict ed25519 rules")]
+    BadSignature,
+    #[error("transaction is for another chain")]
+    WrongChain,
+    #[error("nonce {found} is not the signer's next nonce {expected}")]
+    BadNonce { expected: u64, found: u64 },
+    #[error("transaction was valid until height {valid_until_height}, block is {height}")]
+    Expired {
+        valid_until_height: u64,
+        height: u64,
+    },
+
+    // --- wallet ---
+    #[error("amount must be greater than zero")]
+    ZeroAmount,
+    #[error("insufficient funds: {available} available, {required} required")]
+    InsufficientFunds { available: Amount, required: Amount },
+    #[error("sender and recipient are the same account")]
+    SelfTransfer,
+    #[error("signer is not the chain's mint authority")]
+    NotMintAuthority,
+    #[error("arithmetic overflow")]
+    ArithmeticOverflow,
+
+    // --- objects (escrows, and the market's objects later) ---
+    #[error("object not found")]
+    NotFound,
+    #[error("an object with this id already exists")]
+    AlreadyExists,
+    #[error("action not allowed in state {state:?}")]
+    InvalidState { state: EscrowStatus },
+    #[error("signer may not perform this action")]
+    NotAuthorized,
+    #[error("deadline {deadline_ms} ms has passed (block time {now_ms} ms)")]
+    DeadlinePassed { deadline_ms: u64, now_ms: u64 },
+
+    // --- escrow creation ---
+    #[error("deadline must be after the block time")]
+    DeadlineNotInFuture,
+    #[error("requester and provider must be different accounts")]
+    PartiesNotDistinct,
+    #[error("threshold must satisfy 1 <= required <= total = number of arbitrators <= 16")]
+    InvalidThreshold,
+    #[error("arbitrators must be distinct and not a party")]
+    InvalidArbitrators,
+    #[error("dispute window must be between 1 ms and the maximum")]
+    InvalidDisputeWindow,
+    #[error("release time must be after the block time and before the deadline")]
+    InvalidReleaseTime,
+
+    // --- escrow decisions and disputes ---
+    #[error("this party may only decide against its own interest")]
+    DecisionNotAllowed,
+    #[error("the signer already approved this decision")]
+    AlreadyApproved,
+    #[error("the escrow has no arbitrators, so it cannot be disputed")]
+    NoArbitrators,
+    #[error("the dispute already holds the maximum number of evidence entries")]
+    EvidenceFull,
+    #[error("split of {provider_bps} bps is above 10 000")]
+    InvalidSplit { provider_bps: u16 },
+    #[error("the arbitrator already voted for this outcome")]
+    AlreadyVoted,
+
+    // --- internal ---
+    #[error("stored state failed to decode")]
+    StateCorrupt,
+}
+
+impl TxError {
+    /// The stable numeric code of this error, as documented in `docs/errors.md`.
+    pub fn code(&self) -> u16 {
+        match self {
+            TxError::TxTooLarge { .. } => 100,
+            TxError::Malformed => 101,
+            TxError::NonCanonical => 102,
+            TxError::BadSignature => 103,
+            TxError::WrongChain => 104,
+            TxError::BadNonce { .. } => 105,
+            TxError::Expired { .. } => 106,
+            TxError::ZeroAmount => 200,
+            TxError::InsufficientFunds { .. } => 201,
+            TxError::SelfTransfer => 202,
+            TxError::NotMintAuthority => 203,
+            TxError::ArithmeticOverflow => 204,
+            TxError::NotFound => 300,
+            TxError::AlreadyExists => 301,
+            TxError::InvalidState { .. } => 302,
+            TxError::NotAuthorized => 303,
+            TxError::DeadlinePassed { .. } => 304,
+            TxError::DeadlineNotInFuture => 310,
+            TxError::PartiesNotDistinct => 311,
+            TxError::InvalidThreshold => 312,
+            TxError::InvalidArbitrators => 313,
+            TxError::InvalidDisputeWindow => 314,
+            TxError::InvalidReleaseTime => 315,
+            TxError::DecisionNotAllowed => 320,
+            TxError::AlreadyApproved => 321,
+            TxError::NoArbitrators => 322,
+            TxError::EvidenceFull => 323,
+            TxError::InvalidSplit { .. } => 324,
+            TxError::AlreadyVoted => 325,
+            TxError::StateCorrupt => 900,
+        }
+    }
+
+    /// The stable name of this error's variant, as documented in `docs/errors.md`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxError::TxTooLarge { .. } => "TxTooLarge",
+            TxError::Malformed => "Malformed",
+            TxError::NonCanonical => "NonCanonical",
+            TxError::BadSignature => "BadSignature",
+            TxError::WrongChain => "WrongChain",
+            TxError::BadNonce { .. } => "BadNonce",
+            TxError::Expired { .. } => "Expired",
+            TxError::ZeroAmount => "ZeroAmount",
+            TxError::InsufficientFunds { .. } => "InsufficientFunds",
+            TxError::SelfTransfer => "SelfTransfer",
+            TxError::NotMintAuthority => "NotMintAuthority",
+            TxError::ArithmeticOverflow => "ArithmeticOverflow",
+            TxError::NotFound => "NotFound",
+            TxError::AlreadyExists => "AlreadyExists",
+            TxError::InvalidState { .. } => "InvalidState",
+            TxError::NotAuthorized => "NotAuthorized",
+            TxError::DeadlinePassed { .. } => "DeadlinePassed",
+            TxError::DeadlineNotInFuture => "DeadlineNotInFuture",
+            TxError::PartiesNotDistinct => "PartiesNotDistinct",
+            TxError::InvalidThreshold => "InvalidThreshold",
+            TxError::InvalidArbitrators => "InvalidArbitrators",
+            TxError::InvalidDisputeWindow => "InvalidDisputeWindow",
+            TxError::InvalidReleaseTime => "InvalidReleaseTime",
+            TxError::DecisionNotAllowed => "DecisionNotAllowed",
+            TxError::AlreadyApproved => "AlreadyApproved",
+            TxError::NoArbitrators => "NoArbitrators",
+            TxError::EvidenceFull => "EvidenceFull",
+            TxError::InvalidSplit { .. } => "InvalidSplit",
+            TxError::AlreadyVoted => "AlreadyVoted",
+            TxError::StateCorrupt => "StateCorrupt",
+        }
+    }
+
+    /// Whether this error is from the envelope checks, which leave the state (the nonce
+    /// included) untouched.
+    pub fn is_envelope(&self) -> bool {
+        self.code() < 200
+    }
+}

@@ -1,0 +1,45 @@
+//! Identities and fixed-size identifiers: accounts are ed25519 public keys, objects are
+//! client-chosen UUIDs, hashes are sha256 digests.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use sha2::{Digest, Sha256};
+
+pub use uuid::Uuid;
+
+/// A sha256 digest.
+pub type Hash = [u8; 32];
+
+/// An account: the 32 bytes of an ed25519 public key. Whether the bytes are a valid key is
+/// checked when a signature from it is verified, not when the id is decoded.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
+pub struct AccountId(pub [u8; 32]);
+
+impl core::fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AccountId(")?;
+        for byte in &self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl core::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for byte in &self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// sha256 over the concatenation of `parts`.
+pub fn sha256(parts: &[&[u8]]) -> Hash {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}

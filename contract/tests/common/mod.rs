@@ -245,8 +245,12 @@ impl Chain {
                 escrow.id
             );
             if let Some(wake_ms) = escrow.wake_ms() {
+                // Only work completed after a time lock's release time may wait for the
+                // next block's hook; everything else due was handled by this block's hook.
+                let late_completion = escrow.status == EscrowStatus::Completed
+                    && matches!(escrow.kind, EscrowKind::TimeLocked { .. });
                 assert!(
-                    wake_ms > self.time_ms,
+                    wake_ms > self.time_ms || late_completion,
                     "escrow {} overdue after hook",
                     escrow.id
                 );

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, with its own set-up: what README.md calls "run the tests" and what
+# .ci/run executes. Safe to run repeatedly; every step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== set-up: toolchain components and the no_std target"
+rustup component add rustfmt clippy >/dev/null
+rustup target add thumbv7m-none-eabi >/dev/null
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== no_std build of the contract (thumbv7m-none-eabi)"
+cargo build -p agora-contract --target thumbv7m-none-eabi --locked
+
+echo "== tests"
+cargo test --workspace --locked

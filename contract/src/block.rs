@@ -179,7 +179,9 @@ pub fn apply_block(
 /// in (deadline, id) order. Cost is proportional to the entries that fire.
 fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxError> {
     let mut hook = Changes::new(block);
-    let start = alloc::vec![keys::NS_DEADLINE];
+    // Handlers only ever add entries for later wake times (every timeout ends terminal),
+    // so the cursor moves forward past each handled entry: no entry is read twice.
+    let mut start = alloc::vec![keys::NS_DEADLINE];
     let end = match ctx.time_ms.checked_add(1) {
         Some(after) => keys::deadline(after, 0, &crate::ids::Uuid::nil()),
         None => alloc::vec![keys::NS_DEADLINE.saturating_add(1)],
@@ -196,6 +198,8 @@ fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxErr
         if hook.get(&key).is_some() {
             return Err(TxError::StateCorrupt);
         }
+        start = key;
+        start.push(0);
     }
     let (writes, events) = hook.into_parts();
     block.absorb(writes);

@@ -1,6 +1,8 @@
 //! The one error type of the state machine. Every rejection is a [`TxError`] with a stable
-//! numeric code (see `docs/errors.md`); codes are never reused or renumbered. Envelope
-//! errors (1xx) leave the state untouched; all others consume the signer's nonce only.
+//! numeric code (see `docs/errors.md`); codes are never reused or renumbered, and variants
+//! are only ever appended (a receipt encodes the variant by position). Envelope errors
+//! (1xx) leave the state untouched; an action's errors consume the signer's nonce only.
+//! The receipt's `nonce_consumed` says which happened.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 

@@ -4,9 +4,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::amount::Amount;
-use crate::bounded::{BoundedVec, Cid};
+use crate::bounded::{BoundedVec, Cid, Label};
 use crate::escrow::{Decision, EscrowKind, Outcome};
 use crate::ids::{AccountId, Hash, Uuid};
+use crate::market::{TaskSpec, MAX_CAPABILITIES, MAX_TASK_TYPES};
 
 /// Most arbitrators an escrow may list, and most evidence entries a dispute may hold.
 pub const MAX_ARBITRATORS: u32 = 16;
@@ -16,17 +17,31 @@ pub const MAX_EVIDENCE: u32 = 16;
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Action {
     /// Move `amount` of the signer's available funds to `to`.
-    Transfer { to: AccountId, amount: Amount },
+    Transfer {
+        to: AccountId,
+        amount: Amount,
+    },
     /// Create `amount` new funds for `to`; only the chain's mint authority may.
-    Mint { to: AccountId, amount: Amount },
+    Mint {
+        to: AccountId,
+        amount: Amount,
+    },
     /// Open an escrow with the signer as requester.
     CreateEscrow(CreateEscrow),
     /// Move the escrow's amount from the requester into the escrow.
-    FundEscrow { id: Uuid },
+    FundEscrow {
+        id: Uuid,
+    },
     /// The provider declares the work delivered, committing to its result.
-    MarkCompleted { id: Uuid, result_hash: Hash },
+    MarkCompleted {
+        id: Uuid,
+        result_hash: Hash,
+    },
     /// A party or arbitrator approves releasing to the provider or refunding the requester.
-    Approve { id: Uuid, decision: Decision },
+    Approve {
+        id: Uuid,
+        decision: Decision,
+    },
     /// A party disputes the escrow; arbitrators then decide.
     RaiseDispute {
         id: Uuid,
@@ -34,9 +49,54 @@ pub enum Action {
         evidence: BoundedVec<Cid, MAX_EVIDENCE>,
     },
     /// A party adds evidence to an open dispute.
-    AddEvidence { id: Uuid, cid: Cid },
+    AddEvidence {
+        id: Uuid,
+        cid: Cid,
+    },
     /// An arbitrator votes on the outcome of a dispute.
-    Resolve { id: Uuid, outcome: Outcome },
+    Resolve {
+        id: Uuid,
+        outcome: Outcome,
+    },
+    /// The signer becomes a provider with these capabilities (sorted, distinct).
+    RegisterProvider {
+        capabilities: BoundedVec<Label, MAX_CAPABILITIES>,
+    },
+    /// A provider's resting offer, matched the moment a fitting request is posted.
+    PostOffer {
+        id: Uuid,
+        task_types: BoundedVec<Label, MAX_TASK_TYPES>,
+        ask_per_unit: Amount,
+        capacity_units: u64,
+        expires_at_ms: u64,
+    },
+    CancelOffer {
+        id: Uuid,
+    },
+    /// Reserve `bid × units` and open a first-accept auction.
+    PostRequest(PostRequest),
+    /// A qualified provider takes a slice of an open request.
+    AcceptRequest {
+        request_id: Uuid,
+        ask_per_unit: Amount,
+    },
+    CancelRequest {
+        id: Uuid,
+    },
+}
+
+/// The fields of [`Action::PostRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct PostRequest {
+    /// Chosen by the client, so a retried post is rejected rather than applied twice.
+    pub id: Uuid,
+    pub spec: TaskSpec,
+    pub bid_per_unit: Amount,
+    pub units: u64,
+    /// Auction window; `None` takes the default of 15 minutes.
+    pub window_ms: Option<u64>,
+    /// Who decides disputes on the request's assignments.
+    pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
 }
 
 /// The fields of [`Action::CreateEscrow`].

@@ -14,6 +14,7 @@ use crate::error::TxError;
 use crate::escrow;
 use crate::event::{Event, EventSource};
 use crate::ids::{AccountId, Hash};
+use crate::market;
 use crate::state::{keys, load, Changes, StateView, WriteSet};
 use crate::tx::SignedTx;
 use crate::wallet::{self, ChainConfig, Supply};
@@ -192,6 +193,10 @@ fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxErr
             Some((keys::TAG_ESCROW, id)) => {
                 escrow::on_deadline(&mut hook, source, &id, ctx.time_ms)?
             }
+            Some((keys::TAG_REQUEST, id)) => {
+                market::on_request_window_end(&mut hook, &id, ctx.time_ms)?
+            }
+            Some((keys::TAG_OFFER, id)) => market::on_offer_expiry(&mut hook, &id, ctx.time_ms)?,
             _ => return Err(TxError::StateCorrupt),
         }
         // Each handler removes the entry it fired for; if not, stop rather than loop.
@@ -297,5 +302,30 @@ fn execute(changes: &mut Changes, env: &Env, action: &Action) -> Result<(), TxEr
         } => escrow::execute_raise_dispute(changes, env, id, *reason_hash, evidence),
         Action::AddEvidence { id, cid } => escrow::execute_add_evidence(changes, env, id, cid),
         Action::Resolve { id, outcome } => escrow::execute_resolve(changes, env, id, *outcome),
+        Action::RegisterProvider { capabilities } => {
+            market::execute_register_provider(changes, env, capabilities)
+        }
+        Action::PostOffer {
+            id,
+            task_types,
+            ask_per_unit,
+            capacity_units,
+            expires_at_ms,
+        } => market::execute_post_offer(
+            changes,
+            env,
+            id,
+            task_types,
+            *ask_per_unit,
+            *capacity_units,
+            *expires_at_ms,
+        ),
+        Action::CancelOffer { id } => market::execute_cancel_offer(changes, env, id),
+        Action::PostRequest(post) => market::execute_post_request(changes, env, post),
+        Action::AcceptRequest {
+            request_id,
+            ask_per_unit,
+        } => market::execute_accept_request(changes, env, request_id, *ask_per_unit),
+        Action::CancelRequest { id } => market::execute_cancel_request(changes, env, id),
     }
 }

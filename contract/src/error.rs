@@ -86,6 +86,30 @@ pub enum TxError {
     // --- internal ---
     #[error("stored state failed to decode")]
     StateCorrupt,
+
+    // --- market (appended after the foundation's variants; codes 4xx) ---
+    #[error("signer is not a registered provider")]
+    NotRegistered,
+    #[error("provider lacks a required capability")]
+    MissingCapability,
+    #[error("provider score {score} is below the required {required}")]
+    ReputationTooLow { score: u16, required: u16 },
+    #[error("ask {ask} per unit is above the bid {bid}")]
+    AskAboveBid { ask: Amount, bid: Amount },
+    #[error("the request or offer is no longer open")]
+    NotOpen,
+    #[error("the provider already holds a slice of this request")]
+    AlreadyAssigned,
+    #[error("labels must be sorted, distinct and within their bound")]
+    InvalidLabels,
+    #[error("time window is zero, or longer than the maximum")]
+    InvalidWindow,
+    #[error("the settlement price rounds down to zero")]
+    PriceRoundsToZero,
+    #[error("a provider cannot serve its own request")]
+    SelfDealing,
+    #[error("units must be greater than zero")]
+    ZeroUnits,
 }
 
 impl TxError {
@@ -122,6 +146,17 @@ impl TxError {
             TxError::InvalidSplit { .. } => 324,
             TxError::AlreadyVoted => 325,
             TxError::StateCorrupt => 900,
+            TxError::NotRegistered => 400,
+            TxError::MissingCapability => 401,
+            TxError::ReputationTooLow { .. } => 402,
+            TxError::AskAboveBid { .. } => 403,
+            TxError::NotOpen => 404,
+            TxError::AlreadyAssigned => 405,
+            TxError::InvalidLabels => 406,
+            TxError::InvalidWindow => 407,
+            TxError::PriceRoundsToZero => 408,
+            TxError::SelfDealing => 409,
+            TxError::ZeroUnits => 410,
         }
     }
 
@@ -158,6 +193,17 @@ impl TxError {
             TxError::InvalidSplit { .. } => "InvalidSplit",
             TxError::AlreadyVoted => "AlreadyVoted",
             TxError::StateCorrupt => "StateCorrupt",
+            TxError::NotRegistered => "NotRegistered",
+            TxError::MissingCapability => "MissingCapability",
+            TxError::ReputationTooLow { .. } => "ReputationTooLow",
+            TxError::AskAboveBid { .. } => "AskAboveBid",
+            TxError::NotOpen => "NotOpen",
+            TxError::AlreadyAssigned => "AlreadyAssigned",
+            TxError::InvalidLabels => "InvalidLabels",
+            TxError::InvalidWindow => "InvalidWindow",
+            TxError::PriceRoundsToZero => "PriceRoundsToZero",
+            TxError::SelfDealing => "SelfDealing",
+            TxError::ZeroUnits => "ZeroUnits",
         }
     }
 

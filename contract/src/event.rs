@@ -10,6 +10,7 @@ use crate::bounded::Cid;
 use crate::codec::encode;
 use crate::escrow::{Decision, EscrowKind, Outcome};
 use crate::ids::{sha256, AccountId, Hash, Uuid};
+use crate::market::{OfferStatus, RequestStatus};
 
 /// Domain tag of an escrow's first audit head.
 pub const AUDIT_GENESIS_DOMAIN: &[u8] = b"agora/audit/v1\0";
@@ -29,6 +30,46 @@ pub enum Event {
     Escrow {
         id: Uuid,
         event: EscrowEvent,
+    },
+    Market(MarketEvent),
+}
+
+/// A step in the market.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum MarketEvent {
+    ProviderRegistered {
+        provider: AccountId,
+    },
+    OfferPosted {
+        id: Uuid,
+        provider: AccountId,
+        ask_per_unit: Amount,
+        capacity_units: u64,
+    },
+    OfferClosed {
+        id: Uuid,
+        status: OfferStatus,
+    },
+    RequestPosted {
+        id: Uuid,
+        requester: AccountId,
+        reserved: Amount,
+    },
+    /// A slice assigned: `units` at `price_per_unit` moved into the escrow `assignment_id`,
+    /// and `returned` = (bid − price) × units went back to the requester.
+    Assigned {
+        assignment_id: Uuid,
+        request_id: Uuid,
+        provider: AccountId,
+        units: u64,
+        price_per_unit: Amount,
+        returned: Amount,
+    },
+    /// The auction closed; `returned` is the unassigned reservation given back.
+    RequestClosed {
+        id: Uuid,
+        status: RequestStatus,
+        returned: Amount,
     },
 }
 

@@ -1,4 +1,5 @@
-//! Agora's state machine: the transaction envelope, the wallet and the escrow, as pure
+//! Agora's state machine: the transaction envelope, the wallet, the escrow and the compute
+//! market, as pure
 //! functions from (state view, block context, transaction) to (writes, events, receipt).
 //!
 //! This crate does no IO, reads no clock, draws no randomness, uses no floats and no
@@ -32,11 +33,12 @@ pub mod error;
 pub mod escrow;
 pub mod event;
 pub mod ids;
+pub mod market;
 pub mod state;
 pub mod tx;
 pub mod wallet;
 
-pub use action::{Action, CreateEscrow};
+pub use action::{Action, CreateEscrow, PostRequest};
 pub use amount::Amount;
 pub use block::{apply_block, init_chain, BlockOutcome, Genesis, Receipt, TxStatus};
 pub use bounded::{BoundedVec, Cid, Label};

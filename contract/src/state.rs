@@ -37,8 +37,89 @@ pub mod keys {
     /// Holdings index: `owner ‖ object tag ‖ id` → empty, for the account view's `locked`.
     pub const NS_HOLDING: u8 = 0x04;
 
+    pub const NS_PROVIDER: u8 = 0x05;
+    pub const NS_OFFER: u8 = 0x06;
+    /// Offer book: `task type ‖ ask ‖ sequence ‖ offer id` → empty (lowest ask, then oldest).
+    pub const NS_OFFER_BOOK: u8 = 0x07;
+    pub const NS_REQUEST: u8 = 0x08;
+    pub const NS_ASSIGNMENT: u8 = 0x09;
+    /// Price buckets: `task type ‖ hour` → aggregate of that hour's assignments.
+    pub const NS_PRICE: u8 = 0x0a;
+
     /// Object tags inside the deadline and holdings indexes.
     pub const TAG_ESCROW: u8 = 0x01;
+    pub const TAG_REQUEST: u8 = 0x02;
+    pub const TAG_OFFER: u8 = 0x03;
+
+    /// The market's counters (offer sequence numbers).
+    pub fn market_counters() -> Vec<u8> {
+        alloc::vec![NS_META, 0x04]
+    }
+
+    /// A label as a fixed 32-byte field: zero-padded, so key order is label order.
+    pub fn label_field(label: &crate::bounded::Label) -> [u8; 32] {
+        let mut field = [0u8; 32];
+        for (slot, byte) in field.iter_mut().zip(label.as_str().bytes()) {
+            *slot = byte;
+        }
+        field
+    }
+
+    pub fn provider(account: &AccountId) -> Vec<u8> {
+        let mut key = alloc::vec![NS_PROVIDER];
+        key.extend_from_slice(&account.0);
+        key
+    }
+
+    pub fn offer(id: &Uuid) -> Vec<u8> {
+        let mut key = alloc::vec![NS_OFFER];
+        key.extend_from_slice(id.as_bytes());
+        key
+    }
+
+    pub fn offer_book_prefix(task_type: &crate::bounded::Label) -> Vec<u8> {
+        let mut key = alloc::vec![NS_OFFER_BOOK];
+        key.extend_from_slice(&label_field(task_type));
+        key
+    }
+
+    pub fn offer_book(
+        task_type: &crate::bounded::Label,
+        ask_per_unit: u64,
+        sequence: u64,
+        id: &Uuid,
+    ) -> Vec<u8> {
+        let mut key = offer_book_prefix(task_type);
+        key.extend_from_slice(&ask_per_unit.to_be_bytes());
+        key.extend_from_slice(&sequence.to_be_bytes());
+        key.extend_from_slice(id.as_bytes());
+        key
+    }
+
+    /// The offer id at the end of an offer-book key.
+    pub fn parse_offer_book(key: &[u8]) -> Option<Uuid> {
+        let start = key.len().checked_sub(16)?;
+        Uuid::from_slice(key.get(start..)?).ok()
+    }
+
+    pub fn request(id: &Uuid) -> Vec<u8> {
+        let mut key = alloc::vec![NS_REQUEST];
+        key.extend_from_slice(id.as_bytes());
+        key
+    }
+
+    pub fn assignment(id: &Uuid) -> Vec<u8> {
+        let mut key = alloc::vec![NS_ASSIGNMENT];
+        key.extend_from_slice(id.as_bytes());
+        key
+    }
+
+    pub fn price_bucket(task_type: &crate::bounded::Label, hour: u64) -> Vec<u8> {
+        let mut key = alloc::vec![NS_PRICE];
+        key.extend_from_slice(&label_field(task_type));
+        key.extend_from_slice(&hour.to_be_bytes());
+        key
+    }
 
     pub fn chain_config() -> Vec<u8> {
         alloc::vec![NS_META, 0x01]

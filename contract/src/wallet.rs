@@ -40,7 +40,8 @@ pub struct Supply {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct AccountView {
     pub available: Amount,
-    /// Funds this account has in open escrows (held by the escrows, not by the account).
+    /// Funds this account has in open escrows and request reservations (held by those
+    /// objects, not by the account).
     pub locked: Amount,
     pub nonce: u64,
 }
@@ -131,13 +132,25 @@ pub fn account_view(view: &dyn StateView, id: &AccountId) -> Result<AccountView,
     let prefix = keys::holdings_of(id);
     let (start, end) = keys::prefix_range(&prefix);
     for (key, _) in scan(view, &start, &end) {
-        let escrow_id = key
+        let tag = key.get(prefix.len()).copied();
+        let object_id = key
             .get(prefix.len().saturating_add(1)..)
             .and_then(|bytes| Uuid::from_slice(bytes).ok())
             .ok_or(TxError::StateCorrupt)?;
-        let escrow =
-            load::<Escrow>(view, &keys::escrow(&escrow_id))?.ok_or(TxError::StateCorrupt)?;
-        locked = locked.checked_add(escrow.held)?;
+        let holding = match tag {
+            Some(keys::TAG_ESCROW) => {
+                load::<Escrow>(view, &keys::escrow(&object_id))?
+                    .ok_or(TxError::StateCorrupt)?
+                    .held
+            }
+            Some(keys::TAG_REQUEST) => {
+                crate::market::load_request(view, &object_id)
+                    .map_err(|_| TxError::StateCorrupt)?
+                    .reserved
+            }
+            _ => return Err(TxError::StateCorrupt),
+        };
+        locked = locked.checked_add(holding)?;
     }
     Ok(AccountView {
         available: account.available,

@@ -4,8 +4,8 @@
 //! fixed UUIDs, amounts and times) and signed with ed25519, which is deterministic, so every
 //! byte is reproducible. For each transaction the unsigned borsh bytes, the signing message,
 //! the signer's public key, the signature, the signed bytes and the transaction hash are
-//! compared with `fixtures/golden/transactions.json`; state keys and audit-chain heads with
-//! `fixtures/golden/keys_and_audit.json`. Any change to any byte of the encoding fails here,
+//! compared with `fixtures/golden/transactions.json`; state keys, audit-chain heads and
+//! market assignment ids with `fixtures/golden/keys_and_audit.json`. Any change to any byte of the encoding fails here,
 //! naming the first differing vector and field.
 //!
 //! A wire-format change that is intended is recorded by regenerating the fixtures:
@@ -22,11 +22,12 @@ use agora_contract::event::{
     audit_genesis, audit_head_of, next_audit_head, EscrowEvent, EventSource, SettleCause,
 };
 use agora_contract::ids::sha256;
+use agora_contract::market::{assignment_id, TaskSpec};
 use agora_contract::state::keys;
 use agora_contract::tx::{account_of, SignedTx, UnsignedTx, TX_SIGNING_DOMAIN};
 use agora_contract::{
     AccountId, Action, Amount, BoundedVec, Cid, CreateEscrow, Decision, EscrowKind, Label, Outcome,
-    TxError, Uuid,
+    PostRequest, TxError, Uuid,
 };
 use common::{at, dev_id, dev_key, ARB1, ARB2, ARB3, MINTER, OUTSIDER, PROVIDER, REQUESTER};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -57,6 +58,11 @@ const ESCROW_SINGLE: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d
 const ESCROW_BOTH: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5a02);
 const ESCROW_ARBITRATED: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5a03);
 const ESCROW_TIME_LOCKED: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5a04);
+
+/// Market ids of the golden transactions: one offer, two requests.
+const OFFER: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_6b01);
+const REQUEST_FULL: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_7c01);
+const REQUEST_MINIMAL: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_7c02);
 
 // ---------------------------------------------------------------------------------------
 // Vector definitions
@@ -92,6 +98,14 @@ fn cid(text: &str) -> Cid {
     Cid::new(text).unwrap()
 }
 
+fn label(text: &str) -> Label {
+    Label::new(text).unwrap()
+}
+
+fn labels<const N: u32>(texts: &[&str]) -> BoundedVec<Label, N> {
+    BoundedVec::new(texts.iter().map(|t| label(t)).collect()).unwrap()
+}
+
 fn arbitrators(
     who: &[usize],
 ) -> BoundedVec<AccountId, { agora_contract::action::MAX_ARBITRATORS }> {
@@ -99,7 +113,9 @@ fn arbitrators(
 }
 
 /// The golden transactions: one per action variant, one `CreateEscrow` per escrow kind,
-/// every `Decision` and `Outcome`, and one with `valid_until_height` set.
+/// every `Decision` and `Outcome`, one with `valid_until_height` set, and two
+/// `PostRequest`s (one with every optional part present except the window, one minimal).
+/// New vectors go at the end so the committed ones keep their positions.
 fn tx_specs() -> Vec<TxSpec> {
     let spec = |name, signer, nonce, action| TxSpec {
         name,
@@ -291,6 +307,85 @@ fn tx_specs() -> Vec<TxSpec> {
                 amount: Amount(1),
             },
         },
+        spec(
+            "register_provider",
+            PROVIDER,
+            3,
+            Action::RegisterProvider {
+                capabilities: labels(&["cuda", "gpu-a100", "llm_inference"]),
+            },
+        ),
+        spec(
+            "post_offer",
+            PROVIDER,
+            4,
+            Action::PostOffer {
+                id: OFFER,
+                task_types: labels(&["embedding", "inference"]),
+                ask_per_unit: Amount(120),
+                capacity_units: 500,
+                expires_at_ms: at(3_600_000),
+            },
+        ),
+        spec(
+            "cancel_offer",
+            PROVIDER,
+            5,
+            Action::CancelOffer { id: OFFER },
+        ),
+        spec(
+            "post_request_min_reputation_default_window",
+            REQUESTER,
+            8,
+            Action::PostRequest(PostRequest {
+                id: REQUEST_FULL,
+                spec: TaskSpec {
+                    task_type: label("inference"),
+                    capabilities: labels(&["cuda", "gpu-a100"]),
+                    min_reputation: Some(200),
+                    max_duration_ms: 1_800_000,
+                },
+                bid_per_unit: Amount(150),
+                units: 250,
+                window_ms: None,
+                arbitrators: arbitrators(&[ARB1, ARB2]),
+            }),
+        ),
+        spec(
+            "post_request_minimal",
+            OUTSIDER,
+            43,
+            Action::PostRequest(PostRequest {
+                id: REQUEST_MINIMAL,
+                spec: TaskSpec {
+                    task_type: label("x"),
+                    capabilities: BoundedVec::empty(),
+                    min_reputation: None,
+                    max_duration_ms: 1,
+                },
+                bid_per_unit: Amount(1),
+                units: 1,
+                window_ms: Some(60_000),
+                arbitrators: BoundedVec::empty(),
+            }),
+        ),
+        spec(
+            "accept_request",
+            PROVIDER,
+            6,
+            Action::AcceptRequest {
+                request_id: REQUEST_FULL,
+                ask_per_unit: Amount(140),
+            },
+        ),
+        spec(
+            "cancel_request",
+            OUTSIDER,
+            44,
+            Action::CancelRequest {
+                id: REQUEST_MINIMAL,
+            },
+        ),
     ]
 }
 
@@ -307,11 +402,17 @@ fn action_tag(action: &Action) -> u8 {
         Action::RaiseDispute { .. } => 6,
         Action::AddEvidence { .. } => 7,
         Action::Resolve { .. } => 8,
+        Action::RegisterProvider { .. } => 9,
+        Action::PostOffer { .. } => 10,
+        Action::CancelOffer { .. } => 11,
+        Action::PostRequest(_) => 12,
+        Action::AcceptRequest { .. } => 13,
+        Action::CancelRequest { .. } => 14,
     }
 }
 
 /// The number of `Action` variants; the first tag that must be rejected.
-const ACTION_VARIANTS: u8 = 9;
+const ACTION_VARIANTS: u8 = 15;
 
 fn kind_tag(kind: &EscrowKind) -> u8 {
     match kind {
@@ -356,12 +457,23 @@ struct KeysAndAuditFile {
     about: String,
     state_keys: Vec<KeyVector>,
     audit_chains: Vec<AuditChain>,
+    assignment_ids: Vec<AssignmentIdVector>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct KeyVector {
     name: String,
     key: String,
+}
+
+/// `market::assignment_id(request_id, provider)`: the first 16 bytes of
+/// sha256("agora/assignment/v1\0" ‖ request id ‖ provider).
+#[derive(Debug, Serialize, Deserialize)]
+struct AssignmentIdVector {
+    name: String,
+    request_id: String,
+    provider: String,
+    assignment_id: String,
 }
 
 /// One escrow's audit chain: the genesis head, then each event with the head after it.
@@ -438,6 +550,72 @@ fn key_vectors() -> Vec<KeyVector> {
             "holding(dev 1, escrow, time_locked)",
             keys::holding(&dev_id(PROVIDER), keys::TAG_ESCROW, &ESCROW_TIME_LOCKED),
         ),
+        // Market keys (appended; the vectors above keep their positions).
+        key("market_counters", keys::market_counters()),
+        key("provider(dev 1)", keys::provider(&dev_id(PROVIDER))),
+        key("offer(offer)", keys::offer(&OFFER)),
+        key(
+            "offer_book_prefix(inference)",
+            keys::offer_book_prefix(&label("inference")),
+        ),
+        key(
+            "offer_book(inference, 120, 7, offer)",
+            keys::offer_book(&label("inference"), 120, 7, &OFFER),
+        ),
+        key(
+            "offer_book(32-byte label, u64::MAX, 0x0102030405060708, offer)",
+            keys::offer_book(
+                &label("abcdefghijklmnopqrstuvwxyz012345"),
+                u64::MAX,
+                0x0102_0304_0506_0708,
+                &OFFER,
+            ),
+        ),
+        key("request(full)", keys::request(&REQUEST_FULL)),
+        key(
+            "assignment(assignment_id(full, dev 1))",
+            keys::assignment(&assignment_id(&REQUEST_FULL, &dev_id(PROVIDER))),
+        ),
+        key(
+            "price_bucket(inference, 472_222)",
+            keys::price_bucket(&label("inference"), 472_222),
+        ),
+        key(
+            "price_bucket(x, 0x0102030405060708)",
+            keys::price_bucket(&label("x"), 0x0102_0304_0506_0708),
+        ),
+        key(
+            "deadline(at 900_000, request, full)",
+            keys::deadline(at(900_000), keys::TAG_REQUEST, &REQUEST_FULL),
+        ),
+        key(
+            "deadline(at 3_600_000, offer, offer)",
+            keys::deadline(at(3_600_000), keys::TAG_OFFER, &OFFER),
+        ),
+        key(
+            "holding(dev 0, request, full)",
+            keys::holding(&dev_id(REQUESTER), keys::TAG_REQUEST, &REQUEST_FULL),
+        ),
+        key(
+            "holding(dev 1, offer, offer)",
+            keys::holding(&dev_id(PROVIDER), keys::TAG_OFFER, &OFFER),
+        ),
+    ]
+}
+
+/// `market::assignment_id` for fixed inputs.
+fn assignment_id_vectors() -> Vec<AssignmentIdVector> {
+    let vector = |name: &str, request: Uuid, provider: AccountId| AssignmentIdVector {
+        name: name.to_string(),
+        request_id: hex::encode(request.as_bytes()),
+        provider: hex::encode(provider.0),
+        assignment_id: hex::encode(assignment_id(&request, &provider).as_bytes()),
+    };
+    vec![
+        vector("full, dev 1", REQUEST_FULL, dev_id(PROVIDER)),
+        vector("full, dev 7", REQUEST_FULL, dev_id(7)),
+        vector("minimal, dev 1", REQUEST_MINIMAL, dev_id(PROVIDER)),
+        vector("zero, zero", Uuid::nil(), AccountId([0; 32])),
     ]
 }
 
@@ -700,6 +878,7 @@ fn keys_and_audit_file() -> KeysAndAuditFile {
             .to_string(),
         state_keys: key_vectors(),
         audit_chains: audit_chains(),
+        assignment_ids: assignment_id_vectors(),
     }
 }
 
@@ -771,6 +950,17 @@ fn keys_and_audit_records(file: &KeysAndAuditFile) -> Vec<Record> {
                 ],
             });
         }
+    }
+    for (i, v) in file.assignment_ids.iter().enumerate() {
+        records.push(Record {
+            label: format!("assignment id #{i} `{}`", v.name),
+            fields: vec![
+                ("name", v.name.clone()),
+                ("request_id", v.request_id.clone()),
+                ("provider", v.provider.clone()),
+                ("assignment_id", v.assignment_id.clone()),
+            ],
+        });
     }
     records
 }
@@ -869,8 +1059,9 @@ fn golden_keys_and_audit_match_fixture() {
 }
 
 /// The golden transactions cover every `Action` variant and every `EscrowKind`, including a
-/// funded arbitrated escrow with the default dispute window, and one transaction with an
-/// expiry height.
+/// funded arbitrated escrow with the default dispute window, one transaction with an
+/// expiry height, a `PostRequest` with a minimum reputation, arbitrators and the default
+/// window, and a minimal `PostRequest` (no capabilities, reputation or arbitrators).
 #[test]
 fn golden_vectors_cover_every_action_and_kind() {
     let specs = tx_specs();
@@ -890,8 +1081,39 @@ fn golden_vectors_cover_every_action_and_kind() {
         Action::CreateEscrow(c) if c.fund && c.dispute_window_ms.is_none() && !c.arbitrators.is_empty()
     )));
     assert!(specs.iter().any(|s| s.valid_until_height.is_some()));
+    assert!(specs.iter().any(|s| matches!(
+        &s.action,
+        Action::PostRequest(r) if r.spec.min_reputation.is_some()
+            && r.window_ms.is_none()
+            && !r.arbitrators.is_empty()
+            && !r.spec.capabilities.is_empty()
+    )));
+    assert!(specs.iter().any(|s| matches!(
+        &s.action,
+        Action::PostRequest(r) if r.spec.min_reputation.is_none()
+            && r.window_ms.is_some()
+            && r.arbitrators.is_empty()
+            && r.spec.capabilities.is_empty()
+    )));
     let names: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
     assert_eq!(names.len(), specs.len(), "vector names must be unique");
+}
+
+/// Each golden assignment id is the first 16 bytes of
+/// sha256("agora/assignment/v1\0" ‖ request id ‖ provider), recomputed here independently
+/// of `market::assignment_id`, and distinct inputs give distinct ids.
+#[test]
+fn golden_assignment_ids_follow_the_documented_derivation() {
+    let vectors = assignment_id_vectors();
+    for v in &vectors {
+        let request = hex::decode(&v.request_id).unwrap();
+        let provider = hex::decode(&v.provider).unwrap();
+        let digest = sha256(&[b"agora/assignment/v1\0", &request, &provider]);
+        assert_eq!(v.assignment_id, hex::encode(&digest[..16]), "{}", v.name);
+    }
+    let ids: std::collections::BTreeSet<&str> =
+        vectors.iter().map(|v| v.assignment_id.as_str()).collect();
+    assert_eq!(ids.len(), vectors.len());
 }
 
 /// Each golden signed transaction decodes with `SignedTx::decode`, equals the transaction it

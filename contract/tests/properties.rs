@@ -424,6 +424,12 @@ fn action_name(action: &Action) -> &'static str {
         Action::RaiseDispute { .. } => "RaiseDispute",
         Action::AddEvidence { .. } => "AddEvidence",
         Action::Resolve { .. } => "Resolve",
+        Action::RegisterProvider { .. } => "RegisterProvider",
+        Action::PostOffer { .. } => "PostOffer",
+        Action::CancelOffer { .. } => "CancelOffer",
+        Action::PostRequest(_) => "PostRequest",
+        Action::AcceptRequest { .. } => "AcceptRequest",
+        Action::CancelRequest { .. } => "CancelRequest",
     }
 }
 
@@ -917,6 +923,9 @@ impl Harness {
                 Event::Transferred { from, to, amount } => {
                     moves.push((*from, -i128::from(amount.0)));
                     moves.push((*to, i128::from(amount.0)));
+                }
+                Event::Market(_) => {
+                    panic!("this generator draws no market actions; their money moves differ")
                 }
                 Event::Escrow { id, event } => {
                     let escrow = &escrows[id];

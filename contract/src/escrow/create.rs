@@ -183,3 +183,65 @@ pub fn execute_mark_completed(
     save(changes, wake_before, &escrow);
     Ok(())
 }
+
+/// The terms of an escrow opened by the market for an assignment.
+pub struct AssignmentEscrow {
+    pub id: Uuid,
+    pub requester: crate::ids::AccountId,
+    pub provider: crate::ids::AccountId,
+    pub amount: Amount,
+    pub arbitrators:
+        crate::bounded::BoundedVec<crate::ids::AccountId, { crate::action::MAX_ARBITRATORS }>,
+    pub deadline_ms: u64,
+    pub job_ref: Hash,
+}
+
+/// Opens a `Single` escrow that is funded at once from money the caller already took out
+/// of circulation (a request's reservation), not from an account.
+pub fn open_funded_escrow(
+    changes: &mut Changes,
+    env: &Env,
+    terms: AssignmentEscrow,
+) -> Result<(), TxError> {
+    if changes.get(&keys::escrow(&terms.id)).is_some() {
+        return Err(TxError::AlreadyExists);
+    }
+    let mut escrow = Escrow {
+        id: terms.id,
+        requester: terms.requester,
+        provider: terms.provider,
+        amount: terms.amount,
+        held: Amount::ZERO,
+        kind: EscrowKind::Single,
+        arbitrators: terms.arbitrators,
+        deadline_ms: terms.deadline_ms,
+        dispute_window_ms: DEFAULT_DISPUTE_WINDOW_MS,
+        job_ref: terms.job_ref,
+        created_at_ms: env.now_ms(),
+        status: EscrowStatus::Created,
+        result_hash: None,
+        approvals: Vec::new(),
+        dispute: None,
+        audit_head: audit_genesis(&terms.id),
+    };
+    let created = EscrowEvent::Created {
+        requester: escrow.requester,
+        provider: escrow.provider,
+        amount: escrow.amount,
+        kind: escrow.kind,
+        deadline_ms: escrow.deadline_ms,
+    };
+    record(changes, &mut escrow, env.source, created);
+    escrow.held = escrow.amount;
+    escrow.status = EscrowStatus::Funded;
+    changes.put(
+        keys::holding(&escrow.requester, keys::TAG_ESCROW, &escrow.id),
+        &(),
+    );
+    let funded = EscrowEvent::Funded {
+        amount: escrow.amount,
+    };
+    record(changes, &mut escrow, env.source, funded);
+    save(changes, None, &escrow);
+    Ok(())
+}

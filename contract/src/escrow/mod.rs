@@ -12,7 +12,10 @@ mod dispute;
 mod timeout;
 
 pub use approve::execute_approve;
-pub use create::{execute_create_escrow, execute_fund_escrow, execute_mark_completed};
+pub use create::{
+    execute_create_escrow, execute_fund_escrow, execute_mark_completed, open_funded_escrow,
+    AssignmentEscrow,
+};
 pub use dispute::{execute_add_evidence, execute_raise_dispute, execute_resolve};
 pub use timeout::on_deadline;
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use agora_contract::block::{apply_block, init_chain, BlockOutcome, Genesis, TxStatus};
 use agora_contract::escrow::{Escrow, EscrowStatus};
 use agora_contract::event::{audit_head_of, EscrowEvent, Event, EventSource};
+use agora_contract::market::{Offer, OfferStatus, Request, RequestStatus};
 use agora_contract::state::{keys, scan, MemState};
 use agora_contract::tx::{account_of, SignedTx, UnsignedTx};
 use agora_contract::wallet::{account_view, all_accounts, load_supply, AccountView};
@@ -33,7 +34,7 @@ pub const ARB2: usize = 3;
 pub const ARB3: usize = 4;
 pub const OUTSIDER: usize = 5;
 pub const MINTER: usize = 6;
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 11] = [
     "requester",
     "provider",
     "arb1",
@@ -41,6 +42,10 @@ pub const NAMES: [&str; 7] = [
     "arb3",
     "outsider",
     "minter",
+    "p2",
+    "p3",
+    "p4",
+    "p5",
 ];
 
 /// The deterministic key of dev account `index`: seed = sha256("agora-dev" ‖ index).
@@ -209,6 +214,20 @@ impl Chain {
             .collect()
     }
 
+    pub fn requests(&self) -> Vec<Request> {
+        let (start, end) = keys::namespace(keys::NS_REQUEST);
+        scan(&self.state, &start, &end)
+            .map(|(_, value)| borsh::from_slice::<Request>(&value).unwrap())
+            .collect()
+    }
+
+    pub fn offers(&self) -> Vec<Offer> {
+        let (start, end) = keys::namespace(keys::NS_OFFER);
+        scan(&self.state, &start, &end)
+            .map(|(_, value)| borsh::from_slice::<Offer>(&value).unwrap())
+            .collect()
+    }
+
     /// The invariants of SPEC §4 and §5, checked after every block:
     /// Σ available + Σ escrow holdings = total minted; a terminal escrow holds zero and an
     /// open funded one holds exactly its amount; every open escrow has exactly one deadline
@@ -222,8 +241,10 @@ impl Chain {
             .sum();
         let escrows = self.escrows();
         let held: u128 = escrows.iter().map(|e| e.held.0 as u128).sum();
+        let requests = self.requests();
+        let reserved: u128 = requests.iter().map(|r| r.reserved.0 as u128).sum();
         assert_eq!(
-            available + held,
+            available + held + reserved,
             supply,
             "supply not conserved at height {}",
             self.height
@@ -267,6 +288,57 @@ impl Chain {
                 "audit head"
             );
         }
+        for request in &requests {
+            let open = request.status == RequestStatus::Open;
+            let unassigned = request.units - request.units_assigned;
+            let expected = if open {
+                request.bid_per_unit.0 * unassigned
+            } else {
+                0
+            };
+            assert_eq!(
+                request.reserved.0, expected,
+                "request {} reservation",
+                request.id
+            );
+            assert!(
+                request.units_assigned <= request.units,
+                "request {} over-filled",
+                request.id
+            );
+            assert!(request.providers.len() as u64 <= request.max_providers);
+            if open {
+                assert!(
+                    request.window_ends_ms > self.time_ms,
+                    "request {} overdue",
+                    request.id
+                );
+                expected_entries.push(keys::deadline(
+                    request.window_ends_ms,
+                    keys::TAG_REQUEST,
+                    &request.id,
+                ));
+            }
+        }
+        for offer in self.offers() {
+            if offer.status == OfferStatus::Open {
+                assert!(
+                    offer.capacity_units > 0,
+                    "open offer {} without capacity",
+                    offer.id
+                );
+                assert!(
+                    offer.expires_at_ms > self.time_ms,
+                    "offer {} overdue",
+                    offer.id
+                );
+                expected_entries.push(keys::deadline(
+                    offer.expires_at_ms,
+                    keys::TAG_OFFER,
+                    &offer.id,
+                ));
+            }
+        }
         expected_entries.sort();
         assert_eq!(
             deadline_entries, expected_entries,
@@ -286,6 +358,30 @@ impl Chain {
                 out,
                 "{name}: available={} locked={} nonce={}",
                 view.available, view.locked, view.nonce
+            )
+            .unwrap();
+        }
+        for request in self.requests() {
+            writeln!(
+                out,
+                "request {}: {:?} assigned={}/{} reserved={} providers={}",
+                request.id.as_bytes()[0],
+                request.status,
+                request.units_assigned,
+                request.units,
+                request.reserved,
+                request.providers.len()
+            )
+            .unwrap();
+        }
+        for offer in self.offers() {
+            writeln!(
+                out,
+                "offer {}: {:?} capacity={} ask={}",
+                offer.id.as_bytes()[0],
+                offer.status,
+                offer.capacity_units,
+                offer.ask_per_unit
             )
             .unwrap();
         }

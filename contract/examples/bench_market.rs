@@ -1,0 +1,187 @@
+//! Benchmark: in-process cost per market action (contract + `MemState`, no IO), including
+//! decoding and strict signature verification. Each phase applies its transactions in
+//! blocks of 1 000 and prints the time per action.
+//!
+//! Run: `cargo run --release -p agora-contract --example bench_market -- [N]`
+//! (default N = 10 000 actions per phase).
+
+// A benchmark measures wall time around the state machine, never inside it.
+#![allow(clippy::disallowed_types)]
+
+use std::time::Instant;
+
+use agora_contract::block::{apply_block, init_chain, Genesis, TxStatus};
+use agora_contract::market::TaskSpec;
+use agora_contract::state::MemState;
+use agora_contract::tx::{account_of, UnsignedTx};
+use agora_contract::{AccountId, Action, Amount, BlockCtx, BoundedVec, Label, PostRequest, Uuid};
+use ed25519_dalek::SigningKey;
+
+struct Bench {
+    state: MemState,
+    chain_id: Label,
+    height: u64,
+    keys: Vec<SigningKey>,
+    ids: Vec<AccountId>,
+    nonces: Vec<u64>,
+}
+
+impl Bench {
+    fn sign(&mut self, who: usize, action: Action) -> Vec<u8> {
+        let unsigned = UnsignedTx {
+            chain_id: self.chain_id.clone(),
+            signer: self.ids[who],
+            nonce: self.nonces[who],
+            valid_until_height: None,
+            action,
+        };
+        self.nonces[who] += 1;
+        unsigned.sign(&self.keys[who]).to_bytes()
+    }
+
+    /// Applies `txs` in blocks of 1 000 and returns microseconds per transaction.
+    fn apply(&mut self, name: &str, txs: Vec<Vec<u8>>) {
+        let count = txs.len();
+        let start = Instant::now();
+        for block in txs.chunks(1_000) {
+            self.height += 1;
+            let ctx = BlockCtx {
+                chain_id: self.chain_id.clone(),
+                height: self.height,
+                time_ms: 1_000 + self.height * 500,
+                proposer: self.ids[0],
+            };
+            let outcome = apply_block(&self.state, &ctx, block).expect("block applies");
+            for receipt in &outcome.receipts {
+                assert_eq!(receipt.status, TxStatus::Success, "{name} succeeds");
+            }
+            self.state.apply(&outcome.writes);
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6 / count as f64;
+        println!("{name:<44} {count:>6} actions  {us:>7.1} us/action");
+    }
+}
+
+fn uuid(kind: u8, n: usize) -> Uuid {
+    let mut bytes = [0u8; 16];
+    bytes[0] = kind;
+    bytes[8..].copy_from_slice(&(n as u64).to_be_bytes());
+    Uuid::from_bytes(bytes)
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(10_000, |a| a.parse().expect("N"));
+    let accounts = n.max(2);
+    let keys: Vec<SigningKey> = (0..accounts)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            SigningKey::from_bytes(&seed)
+        })
+        .collect();
+    let ids: Vec<AccountId> = keys.iter().map(account_of).collect();
+    let chain_id = Label::new("agora-bench").unwrap();
+    let genesis = Genesis {
+        chain_id: chain_id.clone(),
+        genesis_time_ms: 1_000,
+        mint_authority: None,
+        allocations: ids.iter().map(|id| (*id, Amount(1_000_000_000))).collect(),
+    };
+    let mut state = MemState::new();
+    state.apply(&init_chain(&genesis).unwrap());
+    let mut bench = Bench {
+        state,
+        chain_id,
+        height: 0,
+        keys,
+        ids,
+        nonces: vec![0; accounts],
+    };
+    let render = Label::new("render").unwrap();
+    let task_types = BoundedVec::new(vec![render.clone()]).unwrap();
+    let spec = TaskSpec {
+        task_type: render,
+        capabilities: BoundedVec::empty(),
+        min_reputation: None,
+        max_duration_ms: 600_000,
+    };
+    let request = |id, units| {
+        Action::PostRequest(PostRequest {
+            id,
+            spec: spec.clone(),
+            bid_per_unit: Amount(100),
+            units,
+            window_ms: None,
+            arbitrators: BoundedVec::empty(),
+        })
+    };
+
+    let txs = (0..n)
+        .map(|i| {
+            bench.sign(
+                i,
+                Action::RegisterProvider {
+                    capabilities: BoundedVec::empty(),
+                },
+            )
+        })
+        .collect();
+    bench.apply("RegisterProvider", txs);
+
+    let txs = (0..n)
+        .map(|i| {
+            let offer = Action::PostOffer {
+                id: uuid(1, i),
+                task_types: task_types.clone(),
+                ask_per_unit: Amount(50 + (i % 40) as u64),
+                capacity_units: 1_000_000_000,
+                expires_at_ms: u64::MAX / 2,
+            };
+            bench.sign(i, offer)
+        })
+        .collect();
+    bench.apply("PostOffer", txs);
+
+    // 1 000 units: split across 10 resting offers at once (10 escrows, 10 price updates).
+    let txs = (0..n)
+        .map(|i| bench.sign(i, request(uuid(2, i), 1_000)))
+        .collect();
+    bench.apply("PostRequest, matched at once to 10 offers", txs);
+
+    let txs = (0..n)
+        .map(|i| bench.sign(i, request(uuid(3, i), 100)))
+        .collect();
+    bench.apply("PostRequest, matched at once to 1 offer", txs);
+
+    let txs = (0..n)
+        .map(|i| bench.sign(i, Action::CancelOffer { id: uuid(1, i) }))
+        .collect();
+    bench.apply("CancelOffer", txs);
+
+    let txs = (0..n)
+        .map(|i| bench.sign(i, request(uuid(4, i), 100)))
+        .collect();
+    bench.apply("PostRequest, empty book", txs);
+
+    let txs = (0..n)
+        .map(|i| {
+            let accept = Action::AcceptRequest {
+                request_id: uuid(4, i),
+                ask_per_unit: Amount(80),
+            };
+            bench.sign((i + 1) % n, accept)
+        })
+        .collect();
+    bench.apply("AcceptRequest (fills the request)", txs);
+
+    let txs = (0..n)
+        .map(|i| bench.sign(i, request(uuid(5, i), 100)))
+        .collect();
+    bench.apply("PostRequest, empty book (again)", txs);
+    let txs = (0..n)
+        .map(|i| bench.sign(i, Action::CancelRequest { id: uuid(5, i) }))
+        .collect();
+    bench.apply("CancelRequest", txs);
+}

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use agora_contract::block::{apply_block, init_chain, Genesis, TxStatus};
-use agora_contract::market::TaskSpec;
+use agora_contract::market::{assignment_id, QualityMin, QualityScore, Sla, TaskSpec};
 use agora_contract::state::MemState;
 use agora_contract::tx::{account_of, UnsignedTx};
 use agora_contract::{AccountId, Action, Amount, BlockCtx, BoundedVec, Label, PostRequest, Uuid};
@@ -91,6 +91,7 @@ fn main() {
     };
     let mut state = MemState::new();
     state.apply(&init_chain(&genesis).unwrap());
+    let bench_ids = ids.clone();
     let mut bench = Bench {
         state,
         chain_id,
@@ -115,6 +116,17 @@ fn main() {
             units,
             window_ms: None,
             arbitrators: BoundedVec::empty(),
+            sla: Sla {
+                max_response_ms: 60_000,
+                max_duration_ms: 500_000,
+                quality_min: BoundedVec::new(vec![QualityMin {
+                    metric: Label::new("accuracy").unwrap(),
+                    min_bps: 8_000,
+                }])
+                .unwrap(),
+                penalty: Amount(10),
+                review_window_ms: 3_600_000,
+            },
         })
     };
 
@@ -175,6 +187,43 @@ fn main() {
         })
         .collect();
     bench.apply("AcceptRequest (fills the request)", txs);
+
+    let assignment = |i: usize| assignment_id(&uuid(4, i), &bench_ids[(i + 1) % n]);
+    let txs = (0..n)
+        .map(|i| {
+            bench.sign(
+                (i + 1) % n,
+                Action::StartTask {
+                    assignment_id: assignment(i),
+                },
+            )
+        })
+        .collect();
+    bench.apply("StartTask", txs);
+    let txs = (0..n)
+        .map(|i| {
+            let submit = Action::SubmitResult {
+                assignment_id: assignment(i),
+                result_hash: [1; 32],
+            };
+            bench.sign((i + 1) % n, submit)
+        })
+        .collect();
+    bench.apply("SubmitResult", txs);
+    let txs = (0..n)
+        .map(|i| {
+            let scores = vec![QualityScore {
+                metric: Label::new("accuracy").unwrap(),
+                score_bps: 9_000,
+            }];
+            let rate = Action::RateResult {
+                assignment_id: assignment(i),
+                scores: BoundedVec::new(scores).unwrap(),
+            };
+            bench.sign(i, rate)
+        })
+        .collect();
+    bench.apply("RateResult (settles: payout + reputation)", txs);
 
     let txs = (0..n)
         .map(|i| bench.sign(i, request(uuid(5, i), 100)))

@@ -7,7 +7,9 @@ use crate::amount::Amount;
 use crate::bounded::{BoundedVec, Cid, Label};
 use crate::escrow::{Decision, EscrowKind, Outcome};
 use crate::ids::{AccountId, Hash, Uuid};
-use crate::market::{TaskSpec, MAX_CAPABILITIES, MAX_TASK_TYPES};
+use crate::market::{
+    QualityScore, Sla, TaskSpec, MAX_CAPABILITIES, MAX_QUALITY_METRICS, MAX_TASK_TYPES,
+};
 
 /// Most arbitrators an escrow may list, and most evidence entries a dispute may hold.
 pub const MAX_ARBITRATORS: u32 = 16;
@@ -83,6 +85,20 @@ pub enum Action {
     CancelRequest {
         id: Uuid,
     },
+    /// The provider starts work on its assignment.
+    StartTask {
+        assignment_id: Uuid,
+    },
+    /// The provider submits the result commitment; the review window opens.
+    SubmitResult {
+        assignment_id: Uuid,
+        result_hash: Hash,
+    },
+    /// The requester scores the result (sorted by metric) and the assignment settles.
+    RateResult {
+        assignment_id: Uuid,
+        scores: BoundedVec<QualityScore, MAX_QUALITY_METRICS>,
+    },
 }
 
 /// The fields of [`Action::PostRequest`].
@@ -97,6 +113,7 @@ pub struct PostRequest {
     pub window_ms: Option<u64>,
     /// Who decides disputes on the request's assignments.
     pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
+    pub sla: Sla,
 }
 
 /// The fields of [`Action::CreateEscrow`].

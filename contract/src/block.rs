@@ -197,6 +197,9 @@ fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxErr
                 market::on_request_window_end(&mut hook, &id, ctx.time_ms)?
             }
             Some((keys::TAG_OFFER, id)) => market::on_offer_expiry(&mut hook, &id, ctx.time_ms)?,
+            Some((keys::TAG_ASSIGNMENT, id)) => {
+                market::on_assignment_deadline(&mut hook, source, &id, ctx.time_ms)?
+            }
             _ => return Err(TxError::StateCorrupt),
         }
         // Each handler removes the entry it fired for; if not, stop rather than loop.
@@ -327,5 +330,16 @@ fn execute(changes: &mut Changes, env: &Env, action: &Action) -> Result<(), TxEr
             ask_per_unit,
         } => market::execute_accept_request(changes, env, request_id, *ask_per_unit),
         Action::CancelRequest { id } => market::execute_cancel_request(changes, env, id),
+        Action::StartTask { assignment_id } => {
+            market::execute_start_task(changes, env, assignment_id)
+        }
+        Action::SubmitResult {
+            assignment_id,
+            result_hash,
+        } => market::execute_submit_result(changes, env, assignment_id, *result_hash),
+        Action::RateResult {
+            assignment_id,
+            scores,
+        } => market::execute_rate_result(changes, env, assignment_id, scores),
     }
 }

@@ -110,6 +110,12 @@ pub enum TxError {
     SelfDealing,
     #[error("units must be greater than zero")]
     ZeroUnits,
+    #[error("SLA terms are inconsistent (times, metric order, bps or review window)")]
+    InvalidSla,
+    #[error("action not allowed while the assignment is {status:?}")]
+    WrongAssignmentStatus {
+        status: crate::market::AssignmentStatus,
+    },
 }
 
 impl TxError {
@@ -157,6 +163,8 @@ impl TxError {
             TxError::PriceRoundsToZero => 408,
             TxError::SelfDealing => 409,
             TxError::ZeroUnits => 410,
+            TxError::InvalidSla => 411,
+            TxError::WrongAssignmentStatus { .. } => 412,
         }
     }
 
@@ -204,6 +212,8 @@ impl TxError {
             TxError::PriceRoundsToZero => "PriceRoundsToZero",
             TxError::SelfDealing => "SelfDealing",
             TxError::ZeroUnits => "ZeroUnits",
+            TxError::InvalidSla => "InvalidSla",
+            TxError::WrongAssignmentStatus { .. } => "WrongAssignmentStatus",
         }
     }
 

@@ -10,7 +10,7 @@ use crate::bounded::Cid;
 use crate::codec::encode;
 use crate::escrow::{Decision, EscrowKind, Outcome};
 use crate::ids::{sha256, AccountId, Hash, Uuid};
-use crate::market::{OfferStatus, RequestStatus};
+use crate::market::{AssignmentStatus, OfferStatus, RequestStatus};
 
 /// Domain tag of an escrow's first audit head.
 pub const AUDIT_GENESIS_DOMAIN: &[u8] = b"agora/audit/v1\0";
@@ -65,6 +65,29 @@ pub enum MarketEvent {
         price_per_unit: Amount,
         returned: Amount,
     },
+    TaskStarted {
+        assignment_id: Uuid,
+    },
+    ResultSubmitted {
+        assignment_id: Uuid,
+        result_hash: Hash,
+    },
+    ResultRated {
+        assignment_id: Uuid,
+    },
+    /// The SLA evaluation: `penalty_charged` went back to the requester, the rest of the
+    /// cost to the provider.
+    AssignmentSettled {
+        assignment_id: Uuid,
+        status: AssignmentStatus,
+        violations: u8,
+        penalty_charged: Amount,
+    },
+    ReputationChanged {
+        provider: AccountId,
+        from: u16,
+        to: u16,
+    },
     /// The auction closed; `returned` is the unassigned reservation given back.
     RequestClosed {
         id: Uuid,
@@ -86,6 +109,8 @@ pub enum SettleCause {
     DisputeDeadline,
     /// A completed `TimeLocked` escrow reached its release time.
     TimeLock,
+    /// The market's SLA evaluation of the assignment the escrow holds funds for.
+    Sla,
 }
 
 /// A step in one escrow's life.

@@ -50,6 +50,7 @@ pub mod keys {
     pub const TAG_ESCROW: u8 = 0x01;
     pub const TAG_REQUEST: u8 = 0x02;
     pub const TAG_OFFER: u8 = 0x03;
+    pub const TAG_ASSIGNMENT: u8 = 0x04;
 
     /// The market's counters (offer sequence numbers).
     pub fn market_counters() -> Vec<u8> {

@@ -22,7 +22,7 @@ use agora_contract::event::{
     audit_genesis, audit_head_of, next_audit_head, EscrowEvent, EventSource, SettleCause,
 };
 use agora_contract::ids::sha256;
-use agora_contract::market::{assignment_id, TaskSpec};
+use agora_contract::market::{assignment_id, QualityMin, QualityScore, Sla, TaskSpec};
 use agora_contract::state::keys;
 use agora_contract::tx::{account_of, SignedTx, UnsignedTx, TX_SIGNING_DOMAIN};
 use agora_contract::{
@@ -104,6 +104,11 @@ fn label(text: &str) -> Label {
 
 fn labels<const N: u32>(texts: &[&str]) -> BoundedVec<Label, N> {
     BoundedVec::new(texts.iter().map(|t| label(t)).collect()).unwrap()
+}
+
+/// The assignment of `REQUEST_FULL` to the provider dev key, as the market derives it.
+fn assignment_full() -> Uuid {
+    assignment_id(&REQUEST_FULL, &dev_id(PROVIDER))
 }
 
 fn arbitrators(
@@ -349,6 +354,23 @@ fn tx_specs() -> Vec<TxSpec> {
                 units: 250,
                 window_ms: None,
                 arbitrators: arbitrators(&[ARB1, ARB2]),
+                sla: Sla {
+                    max_response_ms: 60_000,
+                    max_duration_ms: 1_200_000,
+                    quality_min: BoundedVec::new(vec![
+                        QualityMin {
+                            metric: label("accuracy"),
+                            min_bps: 9_500,
+                        },
+                        QualityMin {
+                            metric: label("latency"),
+                            min_bps: 8_000,
+                        },
+                    ])
+                    .unwrap(),
+                    penalty: Amount(500),
+                    review_window_ms: 3_600_000,
+                },
             }),
         ),
         spec(
@@ -367,6 +389,13 @@ fn tx_specs() -> Vec<TxSpec> {
                 units: 1,
                 window_ms: Some(60_000),
                 arbitrators: BoundedVec::empty(),
+                sla: Sla {
+                    max_response_ms: 0,
+                    max_duration_ms: 1,
+                    quality_min: BoundedVec::empty(),
+                    penalty: Amount(0),
+                    review_window_ms: 1,
+                },
             }),
         ),
         spec(
@@ -384,6 +413,43 @@ fn tx_specs() -> Vec<TxSpec> {
             44,
             Action::CancelRequest {
                 id: REQUEST_MINIMAL,
+            },
+        ),
+        // Task execution (tags 15 to 17), appended after the market vectors.
+        spec(
+            "start_task",
+            PROVIDER,
+            7,
+            Action::StartTask {
+                assignment_id: assignment_full(),
+            },
+        ),
+        spec(
+            "submit_result",
+            PROVIDER,
+            8,
+            Action::SubmitResult {
+                assignment_id: assignment_full(),
+                result_hash: [0x5a; 32],
+            },
+        ),
+        spec(
+            "rate_result",
+            REQUESTER,
+            9,
+            Action::RateResult {
+                assignment_id: assignment_full(),
+                scores: BoundedVec::new(vec![
+                    QualityScore {
+                        metric: label("accuracy"),
+                        score_bps: 9_700,
+                    },
+                    QualityScore {
+                        metric: label("latency"),
+                        score_bps: 7_900,
+                    },
+                ])
+                .unwrap(),
             },
         ),
     ]
@@ -408,11 +474,14 @@ fn action_tag(action: &Action) -> u8 {
         Action::PostRequest(_) => 12,
         Action::AcceptRequest { .. } => 13,
         Action::CancelRequest { .. } => 14,
+        Action::StartTask { .. } => 15,
+        Action::SubmitResult { .. } => 16,
+        Action::RateResult { .. } => 17,
     }
 }
 
 /// The number of `Action` variants; the first tag that must be rejected.
-const ACTION_VARIANTS: u8 = 15;
+const ACTION_VARIANTS: u8 = 18;
 
 fn kind_tag(kind: &EscrowKind) -> u8 {
     match kind {
@@ -599,6 +668,11 @@ fn key_vectors() -> Vec<KeyVector> {
         key(
             "holding(dev 1, offer, offer)",
             keys::holding(&dev_id(PROVIDER), keys::TAG_OFFER, &OFFER),
+        ),
+        // Task execution keys (appended).
+        key(
+            "deadline(at 1_800_000, assignment, assignment_id(full, dev 1))",
+            keys::deadline(at(1_800_000), keys::TAG_ASSIGNMENT, &assignment_full()),
         ),
     ]
 }
@@ -832,6 +906,36 @@ fn audit_specs() -> Vec<(
                 ),
             ],
         ),
+        // A market-managed assignment escrow settled by the SLA evaluation (appended).
+        (
+            "market_sla_release",
+            assignment_full(),
+            vec![
+                ("created", tx(0x41), created(EscrowKind::Single, 35_000)),
+                (
+                    "funded",
+                    tx(0x41),
+                    EscrowEvent::Funded {
+                        amount: Amount(35_000),
+                    },
+                ),
+                (
+                    "completed",
+                    tx(0x42),
+                    EscrowEvent::Completed {
+                        result_hash: [0x5a; 32],
+                    },
+                ),
+                (
+                    "released_sla",
+                    tx(0x43),
+                    EscrowEvent::Released {
+                        to_provider: Amount(35_000),
+                        cause: SettleCause::Sla,
+                    },
+                ),
+            ],
+        ),
     ]
 }
 
@@ -1058,10 +1162,18 @@ fn golden_keys_and_audit_match_fixture() {
     );
 }
 
+/// Whether `items` are strictly increasing (sorted and distinct).
+fn is_sorted<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> bool {
+    let items: Vec<&T> = items.collect();
+    items.windows(2).all(|pair| pair[0] < pair[1])
+}
+
 /// The golden transactions cover every `Action` variant and every `EscrowKind`, including a
 /// funded arbitrated escrow with the default dispute window, one transaction with an
-/// expiry height, a `PostRequest` with a minimum reputation, arbitrators and the default
-/// window, and a minimal `PostRequest` (no capabilities, reputation or arbitrators).
+/// expiry height, a `PostRequest` with a minimum reputation, arbitrators, the default
+/// window and a strict SLA (two sorted quality minimums, a non-zero penalty), a minimal
+/// `PostRequest` (no capabilities, reputation, arbitrators or quality minimums, no
+/// penalty), and a `RateResult` with two sorted scores.
 #[test]
 fn golden_vectors_cover_every_action_and_kind() {
     let specs = tx_specs();
@@ -1087,6 +1199,9 @@ fn golden_vectors_cover_every_action_and_kind() {
             && r.window_ms.is_none()
             && !r.arbitrators.is_empty()
             && !r.spec.capabilities.is_empty()
+            && r.sla.quality_min.len() == 2
+            && is_sorted(r.sla.quality_min.as_slice().iter().map(|m| &m.metric))
+            && !r.sla.penalty.is_zero()
     )));
     assert!(specs.iter().any(|s| matches!(
         &s.action,
@@ -1094,6 +1209,13 @@ fn golden_vectors_cover_every_action_and_kind() {
             && r.window_ms.is_some()
             && r.arbitrators.is_empty()
             && r.spec.capabilities.is_empty()
+            && r.sla.quality_min.is_empty()
+            && r.sla.penalty.is_zero()
+    )));
+    assert!(specs.iter().any(|s| matches!(
+        &s.action,
+        Action::RateResult { scores, .. } if scores.len() == 2
+            && is_sorted(scores.as_slice().iter().map(|q| &q.metric))
     )));
     let names: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.name).collect();
     assert_eq!(names.len(), specs.len(), "vector names must be unique");

@@ -6,7 +6,7 @@
 mod common;
 
 use agora_contract::market::prices::{price_stats, HOUR_MS};
-use agora_contract::market::{assignment_id, load_assignment, Provider, TaskSpec};
+use agora_contract::market::{assignment_id, load_assignment, Provider, Sla, TaskSpec};
 use agora_contract::state::{keys, WriteSet};
 use agora_contract::{Action, Amount, BoundedVec, Label, PostRequest, TxError, Uuid};
 use common::*;
@@ -62,7 +62,20 @@ fn request_with(n: u8, bid: u64, units: u64, spec: TaskSpec) -> Action {
         units,
         window_ms: None,
         arbitrators: BoundedVec::new(vec![dev_id(ARB1)]).unwrap(),
+        sla: lenient_sla(),
     })
+}
+
+/// SLA terms no well-behaved provider violates: 60 s to start, 500 s to finish, no quality
+/// minimums, review for an hour.
+fn lenient_sla() -> Sla {
+    Sla {
+        max_response_ms: 60_000,
+        max_duration_ms: 500_000,
+        quality_min: BoundedVec::empty(),
+        penalty: Amount(0),
+        review_window_ms: 3_600_000,
+    }
 }
 
 fn request(n: u8, bid: u64, units: u64) -> Action {
@@ -277,16 +290,18 @@ fn window_closes_in_block_hook_with_refund() {
             step(P2, register(&[]), ok()),
             step(REQUESTER, request(1, 10, 300), ok()),
             step(PROVIDER, accept(1, 10), ok()),
-            // Posted at +3 s with the default 15 min window.
+            // Posted at +3 s with the default 15 min window. The provider never starts:
+            // at its delivery deadline (600 s after assignment) the assignment fails and
+            // its escrow is refunded, before the window closes.
             Step::WaitUntil(at(3_000 + 15 * 60 * 1000)),
             step(P2, accept(1, 10), err(TxError::NotOpen)),
         ],
         expect![[r#"
-            requester: available=99500 locked=500 nonce=1
+            requester: available=100000 locked=0 nonce=1
             provider: available=0 locked=0 nonce=2
             p2: available=0 locked=0 nonce=2
             request 1: Expired assigned=100/300 reserved=0 providers=1
-            escrow 32: Funded held=500 amount=500
+            escrow 32: Refunded held=0 amount=500
         "#]],
     );
     assert_eq!(
@@ -496,7 +511,29 @@ fn posting_errors() {
             units: 1,
             window_ms: Some(window_ms),
             arbitrators: BoundedVec::empty(),
+            sla: lenient_sla(),
         })
+    };
+    let with_sla = |sla| {
+        Action::PostRequest(PostRequest {
+            id: object_id(9),
+            spec: spec(&[], None),
+            bid_per_unit: Amount(1),
+            units: 1,
+            window_ms: None,
+            arbitrators: BoundedVec::empty(),
+            sla,
+        })
+    };
+    let unsorted_metrics = || {
+        let metric = |name: &str| agora_contract::market::QualityMin {
+            metric: label(name),
+            min_bps: 1,
+        };
+        Sla {
+            quality_min: BoundedVec::new(vec![metric("speed"), metric("accuracy")]).unwrap(),
+            ..lenient_sla()
+        }
     };
     run(
         &[100_000],
@@ -528,6 +565,28 @@ fn posting_errors() {
             ),
             step(
                 REQUESTER,
+                with_sla(Sla {
+                    review_window_ms: 0,
+                    ..lenient_sla()
+                }),
+                err(TxError::InvalidSla),
+            ),
+            // The task allows 600 s; 60 s response + 540 001 ms work exceeds it.
+            step(
+                REQUESTER,
+                with_sla(Sla {
+                    max_duration_ms: 540_001,
+                    ..lenient_sla()
+                }),
+                err(TxError::InvalidSla),
+            ),
+            step(
+                REQUESTER,
+                with_sla(unsorted_metrics()),
+                err(TxError::InvalidSla),
+            ),
+            step(
+                REQUESTER,
                 request(2, u64::MAX, 2),
                 err(TxError::ArithmeticOverflow),
             ),
@@ -541,4 +600,255 @@ fn posting_errors() {
             ),
         ],
     );
+}
+
+// ---- execution and SLA ----
+
+const ACCURACY_MIN_BPS: u16 = 8_000;
+
+/// 60 s to start, 500 s to work, accuracy ≥ 80 %, `penalty` per violation, 1 h review.
+fn strict_sla(penalty: u64) -> Sla {
+    Sla {
+        max_response_ms: 60_000,
+        max_duration_ms: 500_000,
+        quality_min: BoundedVec::new(vec![agora_contract::market::QualityMin {
+            metric: label("accuracy"),
+            min_bps: ACCURACY_MIN_BPS,
+        }])
+        .unwrap(),
+        penalty: Amount(penalty),
+        review_window_ms: 3_600_000,
+    }
+}
+
+fn accuracy(score_bps: u16) -> Action {
+    let scores = vec![agora_contract::market::QualityScore {
+        metric: label("accuracy"),
+        score_bps,
+    }];
+    Action::RateResult {
+        assignment_id: assignment_id(&object_id(1), &dev_id(PROVIDER)),
+        scores: BoundedVec::new(scores).unwrap(),
+    }
+}
+
+fn start() -> Action {
+    Action::StartTask {
+        assignment_id: assignment_id(&object_id(1), &dev_id(PROVIDER)),
+    }
+}
+
+fn submit() -> Action {
+    Action::SubmitResult {
+        assignment_id: assignment_id(&object_id(1), &dev_id(PROVIDER)),
+        result_hash: [3; 32],
+    }
+}
+
+/// A 100-unit request at bid 10 under `sla`, accepted by PROVIDER at ask 10 (score 50, so
+/// price 5 and cost 500); the provider starts `start_after_ms` after assignment and
+/// submits `work_ms` later; the requester rates with `rating` or stays silent until the
+/// review window ends. Returns the chain after settlement.
+fn sla_flow(sla: Sla, start_after_ms: u64, work_ms: u64, rating: Option<u16>) -> Chain {
+    let mut chain = run(&[100_000], &[step(PROVIDER, register(&[]), ok())]);
+    let post = Action::PostRequest(PostRequest {
+        id: object_id(1),
+        spec: spec(&[], None),
+        bid_per_unit: Amount(10),
+        units: 100,
+        window_ms: None,
+        arbitrators: BoundedVec::new(vec![dev_id(ARB1)]).unwrap(),
+        sla,
+    });
+    chain.exec(REQUESTER, post).unwrap();
+    chain.exec(PROVIDER, accept(1, 10)).unwrap();
+    let assigned_ms = chain.time_ms;
+    let outcome = chain.block_at(assigned_ms + start_after_ms, vec![]);
+    assert!(outcome.receipts.is_empty());
+    chain.exec(PROVIDER, start()).unwrap();
+    let started_ms = chain.time_ms;
+    chain.block_at(started_ms + work_ms - BLOCK_MS, vec![]);
+    chain.exec(PROVIDER, submit()).unwrap();
+    let submitted_ms = chain.time_ms;
+    match rating {
+        Some(score_bps) => {
+            chain.exec(REQUESTER, accuracy(score_bps)).unwrap();
+        }
+        None => {
+            chain.block_at(submitted_ms + 3_600_000, vec![]);
+        }
+    }
+    chain
+}
+
+/// The settled assignment's status, violations and penalty, the provider's payout and
+/// score, and the requester's balance.
+fn settlement(chain: &Chain) -> String {
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    let assignment = load_assignment(&chain.state, &id).unwrap();
+    let key = keys::provider(&chain.id(PROVIDER));
+    let provider: Provider = borsh::from_slice(&chain.state.entries()[&key]).unwrap();
+    format!(
+        "{:?} violations={} penalty={} provider_paid={} requester_available={} score={}",
+        assignment.status,
+        assignment.violations,
+        assignment.penalty_charged,
+        chain.available(PROVIDER),
+        chain.available(REQUESTER),
+        provider.score
+    )
+}
+
+/// Within the SLA and silent through review: paid in full when the review window ends;
+/// score 50 + 10 (completed) + 2 (response under 60 s).
+#[test]
+fn sla_met_silence_pays_in_full_at_review_end() {
+    let chain = sla_flow(strict_sla(100), 2_000, 100_000, None);
+    expect![[
+        r#"Completed violations=0 penalty=0 provider_paid=500 requester_available=99500 score=62"#
+    ]]
+    .assert_eq(&settlement(&chain));
+}
+
+/// Rated above the minimum: settles at once with no penalty.
+#[test]
+fn sla_met_rating_settles_at_once() {
+    let chain = sla_flow(strict_sla(100), 2_000, 100_000, Some(9_000));
+    expect![[
+        r#"Completed violations=0 penalty=0 provider_paid=500 requester_available=99500 score=62"#
+    ]]
+    .assert_eq(&settlement(&chain));
+}
+
+/// A late start (90 s > 60 s) is one violation: the penalty of 100 goes back to the
+/// requester; score 50 − 20.
+#[test]
+fn sla_late_start_charges_penalty() {
+    let chain = sla_flow(strict_sla(100), 90_000, 100_000, None);
+    expect![[r#"SlaViolated violations=1 penalty=100 provider_paid=400 requester_available=99600 score=30"#]]
+        .assert_eq(&settlement(&chain));
+}
+
+/// A late finish (501 s > 500 s) is one violation.
+#[test]
+fn sla_late_finish_charges_penalty() {
+    let chain = sla_flow(strict_sla(100), 2_000, 501_000, None);
+    expect![[r#"SlaViolated violations=1 penalty=100 provider_paid=400 requester_available=99600 score=32"#]]
+        .assert_eq(&settlement(&chain));
+}
+
+/// A quality score below its minimum is one violation.
+#[test]
+fn sla_low_quality_charges_penalty() {
+    let chain = sla_flow(strict_sla(100), 2_000, 100_000, Some(ACCURACY_MIN_BPS - 1));
+    expect![[r#"SlaViolated violations=1 penalty=100 provider_paid=400 requester_available=99600 score=32"#]]
+        .assert_eq(&settlement(&chain));
+}
+
+/// Three violations at 400 each would be 1 200: the penalty is capped at the cost (500),
+/// so the whole escrow goes back to the requester.
+#[test]
+fn sla_penalty_capped_at_cost() {
+    let chain = sla_flow(strict_sla(400), 90_000, 501_000, Some(0));
+    expect![[r#"SlaViolated violations=3 penalty=500 provider_paid=0 requester_available=100000 score=30"#]]
+        .assert_eq(&settlement(&chain));
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    assert_eq!(
+        chain.escrow(id).status,
+        agora_contract::EscrowStatus::Refunded
+    );
+}
+
+/// Settlement happens once: submitting or rating again is refused and the score does not
+/// move again.
+#[test]
+fn repeated_completion_or_rating_changes_nothing() {
+    let mut chain = sla_flow(strict_sla(100), 2_000, 100_000, Some(9_000));
+    let before = settlement(&chain);
+    let status = agora_contract::market::AssignmentStatus::Completed;
+    assert_eq!(
+        chain.exec(PROVIDER, submit()),
+        Err(TxError::WrongAssignmentStatus { status })
+    );
+    assert_eq!(
+        chain.exec(REQUESTER, accuracy(9_000)),
+        Err(TxError::WrongAssignmentStatus { status })
+    );
+    assert_eq!(
+        chain.exec(PROVIDER, start()),
+        Err(TxError::WrongAssignmentStatus { status })
+    );
+    chain.block(10_000_000, vec![]);
+    assert_eq!(settlement(&chain), before);
+}
+
+/// Work never submitted by the delivery deadline is refunded in full; score 50 − 20.
+#[test]
+fn never_delivered_is_refunded() {
+    let mut chain = run(&[100_000], &[step(PROVIDER, register(&[]), ok())]);
+    chain.exec(REQUESTER, request(1, 10, 100)).unwrap();
+    chain.exec(PROVIDER, accept(1, 10)).unwrap();
+    let assigned_ms = chain.time_ms;
+    chain.exec(PROVIDER, start()).unwrap();
+    chain.block_at(assigned_ms + 599_999, vec![]);
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    assert!(!load_assignment(&chain.state, &id)
+        .unwrap()
+        .status
+        .is_settled());
+    chain.block_at(assigned_ms + 600_000, vec![]);
+    expect![[r#"SlaViolated violations=1 penalty=500 provider_paid=0 requester_available=100000 score=32"#]]
+        .assert_eq(&settlement(&chain));
+}
+
+/// The parties cannot settle an assignment's escrow around the SLA: `MarkCompleted` and
+/// `Approve` are refused; only the market's settlement pays it.
+#[test]
+fn assignment_escrow_is_settled_only_by_the_market() {
+    let mut chain = run(&[100_000], &[step(PROVIDER, register(&[]), ok())]);
+    chain.exec(REQUESTER, request(1, 10, 100)).unwrap();
+    chain.exec(PROVIDER, accept(1, 10)).unwrap();
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    let approve = Action::Approve {
+        id,
+        decision: agora_contract::Decision::Release,
+    };
+    assert_eq!(chain.exec(REQUESTER, approve), Err(TxError::NotAuthorized));
+    let complete = Action::MarkCompleted {
+        id,
+        result_hash: [1; 32],
+    };
+    assert_eq!(chain.exec(PROVIDER, complete), Err(TxError::NotAuthorized));
+}
+
+/// A disputed assignment waits for its dispute: the arbitrator's refund decides the money,
+/// rating is refused meanwhile, and the provider loses 25 for the lost dispute.
+#[test]
+fn disputed_assignment_settles_by_dispute() {
+    let mut chain = run(&[100_000], &[step(PROVIDER, register(&[]), ok())]);
+    chain.exec(REQUESTER, request(1, 10, 100)).unwrap();
+    chain.exec(PROVIDER, accept(1, 10)).unwrap();
+    chain.exec(PROVIDER, start()).unwrap();
+    chain.exec(PROVIDER, submit()).unwrap();
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    let raise = Action::RaiseDispute {
+        id,
+        reason_hash: [4; 32],
+        evidence: BoundedVec::empty(),
+    };
+    chain.exec(REQUESTER, raise).unwrap();
+    let disputed = agora_contract::EscrowStatus::Disputed;
+    assert_eq!(
+        chain.exec(REQUESTER, accuracy(9_000)),
+        Err(TxError::InvalidState { state: disputed })
+    );
+    let refund = Action::Resolve {
+        id,
+        outcome: agora_contract::Outcome::Refund,
+    };
+    chain.exec(ARB1, refund).unwrap();
+    // The review window ends; the assignment sees the settled dispute.
+    chain.block(3_600_000, vec![]);
+    expect![[r#"DisputeSettled violations=0 penalty=0 provider_paid=0 requester_available=100000 score=25"#]]
+        .assert_eq(&settlement(&chain));
 }

@@ -430,6 +430,9 @@ fn action_name(action: &Action) -> &'static str {
         Action::PostRequest(_) => "PostRequest",
         Action::AcceptRequest { .. } => "AcceptRequest",
         Action::CancelRequest { .. } => "CancelRequest",
+        Action::StartTask { .. } => "StartTask",
+        Action::SubmitResult { .. } => "SubmitResult",
+        Action::RateResult { .. } => "RateResult",
     }
 }
 
@@ -1175,6 +1178,7 @@ impl Harness {
     ) {
         let id = escrow.id;
         match cause {
+            SettleCause::Sla => panic!("escrow {id}: this generator draws no market actions"),
             SettleCause::Approval => {
                 let matches_approval = matches!(
                     previous,

@@ -21,6 +21,9 @@ pub fn execute_approve(
 ) -> Result<(), TxError> {
     let mut escrow = load_escrow(changes, id)?;
     let role = escrow.role_of(&env.signer);
+    if escrow.managed_by_market {
+        return Err(TxError::NotAuthorized);
+    }
     check_may_approve(escrow.kind, role)?;
     if !matches!(
         escrow.status,

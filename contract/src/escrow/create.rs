@@ -69,6 +69,7 @@ pub fn execute_create_escrow(
         approvals: Vec::new(),
         dispute: None,
         audit_head: audit_genesis(&create.id),
+        managed_by_market: false,
     };
     let created = EscrowEvent::Created {
         requester: escrow.requester,
@@ -161,7 +162,7 @@ pub fn execute_mark_completed(
     result_hash: Hash,
 ) -> Result<(), TxError> {
     let mut escrow = load_escrow(changes, id)?;
-    if env.signer != escrow.provider {
+    if env.signer != escrow.provider || escrow.managed_by_market {
         return Err(TxError::NotAuthorized);
     }
     if escrow.status != EscrowStatus::Funded {
@@ -223,6 +224,7 @@ pub fn open_funded_escrow(
         approvals: Vec::new(),
         dispute: None,
         audit_head: audit_genesis(&terms.id),
+        managed_by_market: true,
     };
     let created = EscrowEvent::Created {
         requester: escrow.requester,

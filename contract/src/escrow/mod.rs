@@ -9,6 +9,7 @@
 mod approve;
 mod create;
 mod dispute;
+mod managed;
 mod timeout;
 
 pub use approve::execute_approve;
@@ -17,6 +18,7 @@ pub use create::{
     AssignmentEscrow,
 };
 pub use dispute::{execute_add_evidence, execute_raise_dispute, execute_resolve};
+pub use managed::{complete_managed, pay_out_managed};
 pub use timeout::on_deadline;
 
 use alloc::vec::Vec;
@@ -139,6 +141,9 @@ pub struct Escrow {
     pub dispute: Option<Dispute>,
     /// The hash chain over every event of this escrow (see `event::next_audit_head`).
     pub audit_head: Hash,
+    /// Held for a market assignment: the market's SLA settlement pays it out, so the
+    /// parties cannot `MarkCompleted` or `Approve` it; disputes work as for any escrow.
+    pub managed_by_market: bool,
 }
 
 /// The signer's relation to an escrow.
@@ -166,6 +171,10 @@ impl Escrow {
     /// The block time at which the block hook must next look at this escrow, if ever.
     /// Computed from the state, never stored, so it cannot go stale.
     pub fn wake_ms(&self) -> Option<u64> {
+        // The market settles its escrows itself, except through a dispute.
+        if self.managed_by_market && self.status != EscrowStatus::Disputed {
+            return None;
+        }
         match self.status {
             EscrowStatus::Created | EscrowStatus::Funded => Some(self.deadline_ms),
             EscrowStatus::Completed => match self.kind {

@@ -3,17 +3,21 @@
 //! reservation into an escrow of its own, at a price that includes the reputation premium
 //! but never exceeds the bid.
 //!
-//! Built so far: providers, offers, requests, immediate matching against the offer book,
+//! Built: providers, offers, requests, immediate matching against the offer book,
 //! `AcceptRequest`, closing (filled, window end in the block hook, cancel), settlement
-//! price and price discovery. The SLA, task execution steps, reputation events and privacy
-//! levels are not built yet; until they are, an assignment's escrow is a plain `Single`
-//! escrow that the parties settle with the escrow actions (see docs/market.md).
+//! price, price discovery, task execution with SLA evaluation and penalties, and
+//! reputation events. Privacy levels are not built yet (see docs/market.md).
 
+mod execution;
 mod offer;
 pub mod prices;
 mod provider;
+mod reputation;
 mod request;
 
+pub use execution::{
+    execute_rate_result, execute_start_task, execute_submit_result, on_assignment_deadline,
+};
 pub use offer::{execute_cancel_offer, execute_post_offer, on_offer_expiry};
 pub use provider::execute_register_provider;
 pub use request::{
@@ -44,9 +48,64 @@ pub const MAX_PROVIDERS: u64 = 10;
 /// The most offer-book entries one `PostRequest` examines while matching, so its cost is
 /// bounded whatever the book holds.
 pub const MAX_OFFERS_SCANNED: usize = 64;
-/// Time after an assignment's maximum duration during which its escrow stays open for
-/// review before the escrow deadline settles it: 24 hours.
-pub const ASSIGNMENT_REVIEW_MS: u64 = 24 * 60 * 60 * 1000;
+/// Most quality metrics an SLA names.
+pub const MAX_QUALITY_METRICS: u32 = 8;
+/// The longest review window accepted: 7 days.
+pub const MAX_REVIEW_WINDOW_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// A quality minimum: the requester's score for `metric` must be at least `min_bps`.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct QualityMin {
+    pub metric: Label,
+    pub min_bps: u16,
+}
+
+/// A requester's score for one metric, in bps.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct QualityScore {
+    pub metric: Label,
+    pub score_bps: u16,
+}
+
+/// Service terms of a request, evaluated once per assignment.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Sla {
+    /// `StartTask` time − assignment time must not exceed this.
+    pub max_response_ms: u64,
+    /// `SubmitResult` time − start time must not exceed this.
+    pub max_duration_ms: u64,
+    /// Sorted by metric, distinct.
+    pub quality_min: BoundedVec<QualityMin, MAX_QUALITY_METRICS>,
+    /// Charged per violation, capped at the assignment's cost.
+    pub penalty: Amount,
+    /// How long after `SubmitResult` the requester may `RateResult`; silence means the
+    /// quality minimums are met.
+    pub review_window_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum AssignmentStatus {
+    Assigned,
+    Started,
+    Submitted,
+    /// Settled within the SLA.
+    Completed,
+    /// Settled with at least one violation, or never delivered.
+    SlaViolated,
+    /// The escrow is disputed; the assignment waits for the dispute's end.
+    AwaitingDispute,
+    /// Settled by a dispute of its escrow.
+    DisputeSettled,
+}
+
+impl AssignmentStatus {
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::SlaViolated | Self::DisputeSettled
+        )
+    }
+}
 
 /// A registered provider.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -84,6 +143,7 @@ pub struct TaskSpec {
     /// Sorted and distinct; a provider must have all of them.
     pub capabilities: BoundedVec<Label, MAX_CAPABILITIES>,
     pub min_reputation: Option<u16>,
+    /// The hard limit from assignment to submitted result.
     pub max_duration_ms: u64,
 }
 
@@ -141,6 +201,7 @@ pub struct Request {
     /// Providers holding a slice, sorted.
     pub providers: Vec<AccountId>,
     pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
+    pub sla: Sla,
     pub status: RequestStatus,
     pub created_at_ms: u64,
 }
@@ -150,13 +211,42 @@ pub struct Request {
 pub struct Assignment {
     pub id: Uuid,
     pub request_id: Uuid,
+    pub requester: AccountId,
     pub provider: AccountId,
     /// The resting offer it was matched from, if any.
     pub offer_id: Option<Uuid>,
     pub units: u64,
     pub ask_per_unit: Amount,
     pub price_per_unit: Amount,
+    /// `price × units`, held by the escrow until settlement.
+    pub cost: Amount,
+    pub sla: Sla,
     pub assigned_at_ms: u64,
+    /// Work not submitted by this time is a failure: fully refunded, SLA violated.
+    pub delivery_deadline_ms: u64,
+    pub started_at_ms: Option<u64>,
+    pub submitted_at_ms: Option<u64>,
+    pub result_hash: Option<crate::ids::Hash>,
+    pub review_ends_ms: Option<u64>,
+    /// While `AwaitingDispute`: when to look at the escrow again.
+    pub dispute_check_ms: Option<u64>,
+    pub status: AssignmentStatus,
+    pub violations: u8,
+    pub penalty_charged: Amount,
+}
+
+impl Assignment {
+    /// When the block hook must next look at this assignment, computed from its status.
+    pub fn wake_ms(&self) -> Option<u64> {
+        match self.status {
+            AssignmentStatus::Assigned | AssignmentStatus::Started => {
+                Some(self.delivery_deadline_ms)
+            }
+            AssignmentStatus::Submitted => self.review_ends_ms,
+            AssignmentStatus::AwaitingDispute => self.dispute_check_ms,
+            _ => None,
+        }
+    }
 }
 
 /// Sequence numbers kept in state.

@@ -5,11 +5,12 @@
 
 use alloc::vec::Vec;
 
+use super::execution::index_new;
 use super::offer::close_offer;
 use super::{
     assignment_id, check_qualified, labels_sorted, load_offer, load_provider, load_request, prices,
-    settlement_price, Assignment, OfferStatus, Request, RequestStatus, ASSIGNMENT_REVIEW_MS,
-    DEFAULT_WINDOW_MS, MAX_OFFERS_SCANNED, MAX_PROVIDERS, MAX_WINDOW_MS,
+    settlement_price, Assignment, AssignmentStatus, OfferStatus, Request, RequestStatus, Sla,
+    DEFAULT_WINDOW_MS, MAX_OFFERS_SCANNED, MAX_PROVIDERS, MAX_REVIEW_WINDOW_MS, MAX_WINDOW_MS,
 };
 use crate::action::{PostRequest, MAX_ARBITRATORS};
 use crate::amount::Amount;
@@ -31,7 +32,8 @@ fn reservation(bid: Amount, units: u64) -> Result<Amount, TxError> {
 }
 
 /// Check order: AlreadyExists, ZeroUnits, ZeroAmount (bid), InvalidLabels (capabilities),
-/// InvalidWindow, InvalidArbitrators, ArithmeticOverflow (bid × units), InsufficientFunds.
+/// InvalidWindow, InvalidArbitrators, InvalidSla, ArithmeticOverflow (bid × units),
+/// InsufficientFunds.
 /// Then reserves the funds and matches the offer book.
 pub fn execute_post_request(
     changes: &mut Changes,
@@ -55,6 +57,7 @@ pub fn execute_post_request(
         return Err(TxError::InvalidWindow);
     }
     check_arbitrators(&post.arbitrators, &env.signer)?;
+    check_sla(&post.sla, post.spec.max_duration_ms)?;
     let reserved = reservation(post.bid_per_unit, post.units)?;
     debit(changes, &env.signer, reserved)?;
 
@@ -76,6 +79,7 @@ pub fn execute_post_request(
         share_units: post.units.div_ceil(max_providers),
         providers: Vec::new(),
         arbitrators: post.arbitrators.clone(),
+        sla: post.sla.clone(),
         status: RequestStatus::Open,
         created_at_ms: env.now_ms(),
     };
@@ -109,6 +113,28 @@ fn check_arbitrators(
         return Err(TxError::InvalidArbitrators);
     }
     Ok(())
+}
+
+/// SLA terms: metrics sorted and distinct with minimums ≤ 10 000 bps, response plus
+/// duration within the task's maximum duration, a review window of 1 ms to 7 days.
+fn check_sla(sla: &Sla, max_duration_ms: u64) -> Result<(), TxError> {
+    let mins = sla.quality_min.as_slice();
+    let sorted = mins
+        .windows(2)
+        .all(|pair| matches!(pair, [a, b] if a.metric < b.metric));
+    let bps_valid = mins
+        .iter()
+        .all(|m| m.min_bps <= crate::amount::BPS_DENOMINATOR);
+    let times_fit = sla
+        .max_response_ms
+        .checked_add(sla.max_duration_ms)
+        .is_some_and(|total| total <= max_duration_ms);
+    let review_valid = sla.review_window_ms > 0 && sla.review_window_ms <= MAX_REVIEW_WINDOW_MS;
+    if sorted && bps_valid && times_fit && review_valid {
+        Ok(())
+    } else {
+        Err(TxError::InvalidSla)
+    }
 }
 
 /// Assigns slices from resting offers, lowest ask first, then oldest, examining at most
@@ -243,11 +269,13 @@ fn assign(
     let reserved_part = reservation(request.bid_per_unit, units)?;
     let cost = reservation(price_per_unit, units)?;
     let returned = reserved_part.checked_sub(cost)?;
-    let max_duration_ms = request.spec.max_duration_ms;
-    let deadline_ms = env
+    let delivery_deadline_ms = env
         .now_ms()
-        .checked_add(max_duration_ms)
-        .and_then(|t| t.checked_add(ASSIGNMENT_REVIEW_MS))
+        .checked_add(request.spec.max_duration_ms)
+        .ok_or(TxError::ArithmeticOverflow)?;
+    // Disputes stay possible until the review window after the latest delivery closes.
+    let escrow_deadline_ms = delivery_deadline_ms
+        .checked_add(request.sla.review_window_ms)
         .ok_or(TxError::ArithmeticOverflow)?;
     open_funded_escrow(
         changes,
@@ -258,7 +286,7 @@ fn assign(
             provider,
             amount: cost,
             arbitrators: request.arbitrators.clone(),
-            deadline_ms,
+            deadline_ms: escrow_deadline_ms,
             job_ref: crate::ids::sha256(&[request.id.as_bytes()]),
         },
     )?;
@@ -277,14 +305,26 @@ fn assign(
     let assignment = Assignment {
         id,
         request_id: request.id,
+        requester: request.requester,
         provider,
         offer_id,
         units,
         ask_per_unit,
         price_per_unit,
+        cost,
+        sla: request.sla.clone(),
         assigned_at_ms: env.now_ms(),
+        delivery_deadline_ms,
+        started_at_ms: None,
+        submitted_at_ms: None,
+        result_hash: None,
+        review_ends_ms: None,
+        dispute_check_ms: None,
+        status: AssignmentStatus::Assigned,
+        violations: 0,
+        penalty_charged: Amount::ZERO,
     };
-    changes.put(keys::assignment(&id), &assignment);
+    index_new(changes, &assignment);
     prices::record(
         changes,
         &request.spec.task_type,

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use agora_contract::block::{apply_block, init_chain, BlockOutcome, Genesis, TxStatus};
 use agora_contract::escrow::{Escrow, EscrowStatus};
 use agora_contract::event::{audit_head_of, EscrowEvent, Event, EventSource};
-use agora_contract::market::{Offer, OfferStatus, Request, RequestStatus};
+use agora_contract::market::{Assignment, Offer, OfferStatus, Request, RequestStatus};
 use agora_contract::state::{keys, scan, MemState};
 use agora_contract::tx::{account_of, SignedTx, UnsignedTx};
 use agora_contract::wallet::{account_view, all_accounts, load_supply, AccountView};
@@ -221,6 +221,13 @@ impl Chain {
             .collect()
     }
 
+    pub fn assignments(&self) -> Vec<Assignment> {
+        let (start, end) = keys::namespace(keys::NS_ASSIGNMENT);
+        scan(&self.state, &start, &end)
+            .map(|(_, value)| borsh::from_slice::<Assignment>(&value).unwrap())
+            .collect()
+    }
+
     pub fn offers(&self) -> Vec<Offer> {
         let (start, end) = keys::namespace(keys::NS_OFFER);
         scan(&self.state, &start, &end)
@@ -318,6 +325,34 @@ impl Chain {
                     keys::TAG_REQUEST,
                     &request.id,
                 ));
+            }
+        }
+        for assignment in self.assignments() {
+            if let Some(wake_ms) = assignment.wake_ms() {
+                assert!(
+                    wake_ms > self.time_ms,
+                    "assignment {} overdue",
+                    assignment.id
+                );
+                expected_entries.push(keys::deadline(
+                    wake_ms,
+                    keys::TAG_ASSIGNMENT,
+                    &assignment.id,
+                ));
+            }
+            let escrow = self.escrow(assignment.id);
+            assert_eq!(
+                escrow.amount, assignment.cost,
+                "assignment {} cost",
+                assignment.id
+            );
+            if assignment.status.is_settled() {
+                assert_eq!(
+                    escrow.held,
+                    Amount::ZERO,
+                    "settled assignment {}",
+                    assignment.id
+                );
             }
         }
         for offer in self.offers() {

@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use agora_contract::block::{apply_block, init_chain, Genesis, TxStatus};
+use agora_contract::market::privacy::Privacy;
 use agora_contract::market::{assignment_id, QualityMin, QualityScore, Sla, TaskSpec};
 use agora_contract::state::MemState;
 use agora_contract::tx::{account_of, UnsignedTx};
@@ -126,6 +127,9 @@ fn main() {
                 .unwrap(),
                 penalty: Amount(10),
                 review_window_ms: 3_600_000,
+            },
+            privacy: Privacy::Public {
+                payload: BoundedVec::new(vec![0x42; 256]).unwrap(),
             },
         })
     };

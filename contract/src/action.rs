@@ -7,6 +7,7 @@ use crate::amount::Amount;
 use crate::bounded::{BoundedVec, Cid, Label};
 use crate::escrow::{Decision, EscrowKind, Outcome};
 use crate::ids::{AccountId, Hash, Uuid};
+use crate::market::privacy::{Privacy, MAX_CIPHERTEXT_BYTES};
 use crate::market::{
     QualityScore, Sla, TaskSpec, MAX_CAPABILITIES, MAX_QUALITY_METRICS, MAX_TASK_TYPES,
 };
@@ -99,6 +100,11 @@ pub enum Action {
         assignment_id: Uuid,
         scores: BoundedVec<QualityScore, MAX_QUALITY_METRICS>,
     },
+    /// The requester delivers a confidential payload, encrypted to the assigned provider.
+    DeliverPayload {
+        assignment_id: Uuid,
+        ciphertext: BoundedVec<u8, MAX_CIPHERTEXT_BYTES>,
+    },
 }
 
 /// The fields of [`Action::PostRequest`].
@@ -114,6 +120,8 @@ pub struct PostRequest {
     /// Who decides disputes on the request's assignments.
     pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
     pub sla: Sla,
+    /// Who may see the payload, and so who may take the work.
+    pub privacy: Privacy,
 }
 
 /// The fields of [`Action::CreateEscrow`].

@@ -180,8 +180,9 @@ pub fn apply_block(
 /// in (deadline, id) order. Cost is proportional to the entries that fire.
 fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxError> {
     let mut hook = Changes::new(block);
-    // Handlers only ever add entries for later wake times (every timeout ends terminal),
-    // so the cursor moves forward past each handled entry: no entry is read twice.
+    // Handlers only ever add entries for wake times after the block time (each one ends
+    // its object terminal, or moves its wake strictly past now), so the cursor moves
+    // forward past each handled entry and no entry is read twice.
     let mut start = alloc::vec![keys::NS_DEADLINE];
     let end = match ctx.time_ms.checked_add(1) {
         Some(after) => keys::deadline(after, 0, &crate::ids::Uuid::nil()),
@@ -341,5 +342,9 @@ fn execute(changes: &mut Changes, env: &Env, action: &Action) -> Result<(), TxEr
             assignment_id,
             scores,
         } => market::execute_rate_result(changes, env, assignment_id, scores),
+        Action::DeliverPayload {
+            assignment_id,
+            ciphertext,
+        } => market::privacy::execute_deliver_payload(changes, env, assignment_id, ciphertext),
     }
 }

@@ -110,12 +110,16 @@ pub enum TxError {
     SelfDealing,
     #[error("units must be greater than zero")]
     ZeroUnits,
-    #[error("SLA terms are inconsistent (times, metric order, bps or review window)")]
+    #[error("SLA terms or quality scores out of range (times, metric order, bps, review window)")]
     InvalidSla,
     #[error("action not allowed while the assignment is {status:?}")]
     WrongAssignmentStatus {
         status: crate::market::AssignmentStatus,
     },
+    #[error("the provider is not on the request's allow-list")]
+    NotOnAllowList,
+    #[error("privacy terms invalid for this request or action")]
+    InvalidPrivacy,
 }
 
 impl TxError {
@@ -165,6 +169,8 @@ impl TxError {
             TxError::ZeroUnits => 410,
             TxError::InvalidSla => 411,
             TxError::WrongAssignmentStatus { .. } => 412,
+            TxError::NotOnAllowList => 413,
+            TxError::InvalidPrivacy => 414,
         }
     }
 
@@ -214,6 +220,8 @@ impl TxError {
             TxError::ZeroUnits => "ZeroUnits",
             TxError::InvalidSla => "InvalidSla",
             TxError::WrongAssignmentStatus { .. } => "WrongAssignmentStatus",
+            TxError::NotOnAllowList => "NotOnAllowList",
+            TxError::InvalidPrivacy => "InvalidPrivacy",
         }
     }
 

@@ -88,6 +88,12 @@ pub enum MarketEvent {
         from: u16,
         to: u16,
     },
+    /// A confidential payload was stored for the assignment's provider.
+    PayloadDelivered {
+        assignment_id: Uuid,
+        provider: AccountId,
+        commitment: Hash,
+    },
     /// The auction closed; `returned` is the unassigned reservation given back.
     RequestClosed {
         id: Uuid,

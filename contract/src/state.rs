@@ -45,6 +45,8 @@ pub mod keys {
     pub const NS_ASSIGNMENT: u8 = 0x09;
     /// Price buckets: `task type ‖ hour` → aggregate of that hour's assignments.
     pub const NS_PRICE: u8 = 0x0a;
+    /// Confidential payloads delivered to an assignment's provider.
+    pub const NS_PAYLOAD: u8 = 0x0b;
 
     /// Object tags inside the deadline and holdings indexes.
     pub const TAG_ESCROW: u8 = 0x01;
@@ -106,6 +108,12 @@ pub mod keys {
     pub fn request(id: &Uuid) -> Vec<u8> {
         let mut key = alloc::vec![NS_REQUEST];
         key.extend_from_slice(id.as_bytes());
+        key
+    }
+
+    pub fn delivered_payload(assignment: &Uuid) -> Vec<u8> {
+        let mut key = alloc::vec![NS_PAYLOAD];
+        key.extend_from_slice(assignment.as_bytes());
         key
     }
 

@@ -25,10 +25,10 @@ const ARBS: [usize; 3] = [ARB1, ARB2, ARB3];
 
 /// Every code the error table documents; `all_codes_have_a_scenario` keeps this honest.
 /// The market's codes (4xx) have their scenarios in `market.rs`.
-const ALL_CODES: [u16; 43] = [
+const ALL_CODES: [u16; 45] = [
     100, 101, 102, 103, 104, 105, 106, 200, 201, 202, 203, 204, 300, 301, 302, 303, 304, 310, 311,
     312, 313, 314, 315, 320, 321, 322, 323, 324, 325, 900, 400, 401, 402, 403, 404, 405, 406, 407,
-    408, 409, 410, 411, 412,
+    408, 409, 410, 411, 412, 413, 414,
 ];
 
 /// Applies raw bytes in a block and returns the failure, asserting that the state did not
@@ -872,6 +872,8 @@ fn all_codes_have_a_scenario() {
         TxError::WrongAssignmentStatus {
             status: agora_contract::market::AssignmentStatus::Assigned,
         },
+        TxError::NotOnAllowList,
+        TxError::InvalidPrivacy,
     ];
     let codes: Vec<u16> = sample.iter().map(TxError::code).collect();
     assert_eq!(codes, ALL_CODES.to_vec());

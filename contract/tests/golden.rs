@@ -22,6 +22,7 @@ use agora_contract::event::{
     audit_genesis, audit_head_of, next_audit_head, EscrowEvent, EventSource, SettleCause,
 };
 use agora_contract::ids::sha256;
+use agora_contract::market::privacy::{Privacy, Sealed, MAX_PAYLOAD_BYTES, MAX_RECIPIENTS};
 use agora_contract::market::{assignment_id, QualityMin, QualityScore, Sla, TaskSpec};
 use agora_contract::state::keys;
 use agora_contract::tx::{account_of, SignedTx, UnsignedTx, TX_SIGNING_DOMAIN};
@@ -59,10 +60,14 @@ const ESCROW_BOTH: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5
 const ESCROW_ARBITRATED: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5a03);
 const ESCROW_TIME_LOCKED: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_5a04);
 
-/// Market ids of the golden transactions: one offer, two requests.
+/// Market ids of the golden transactions: one offer, three requests.
 const OFFER: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_6b01);
 const REQUEST_FULL: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_7c01);
 const REQUEST_MINIMAL: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_7c02);
+const REQUEST_PRIVATE: Uuid = Uuid::from_u128(0x0190_f5a3_7c4e_7d2a_9b61_3e8f_2c4d_7c03);
+
+/// The clear payload of the confidential full request; the request carries its sha256.
+const CONFIDENTIAL_PAYLOAD: &[u8] = b"golden confidential payload";
 
 // ---------------------------------------------------------------------------------------
 // Vector definitions
@@ -117,9 +122,31 @@ fn arbitrators(
     BoundedVec::new(who.iter().map(|i| dev_id(*i)).collect()).unwrap()
 }
 
+fn bytes<const N: u32>(data: &[u8]) -> BoundedVec<u8, N> {
+    BoundedVec::new(data.to_vec()).unwrap()
+}
+
+/// A `Private` allow-list: one sealed payload per (dev key, ciphertext), sorted by provider
+/// as the contract requires.
+fn private(recipients: &[(usize, &[u8])]) -> Privacy {
+    let mut sealed: Vec<Sealed> = recipients
+        .iter()
+        .map(|(who, ciphertext)| Sealed {
+            provider: dev_id(*who),
+            ciphertext: bytes(ciphertext),
+        })
+        .collect();
+    sealed.sort_by_key(|sealed| sealed.provider);
+    Privacy::Private {
+        recipients: BoundedVec::new(sealed).unwrap(),
+    }
+}
+
 /// The golden transactions: one per action variant, one `CreateEscrow` per escrow kind,
-/// every `Decision` and `Outcome`, one with `valid_until_height` set, and two
-/// `PostRequest`s (one with every optional part present except the window, one minimal).
+/// every `Decision` and `Outcome`, one with `valid_until_height` set, and three
+/// `PostRequest`s, one per privacy level (a `Confidential` one with every optional part
+/// present except the window, a minimal `Public` one, and a `Private` one with two
+/// recipients).
 /// New vectors go at the end so the committed ones keep their positions.
 fn tx_specs() -> Vec<TxSpec> {
     let spec = |name, signer, nonce, action| TxSpec {
@@ -371,6 +398,9 @@ fn tx_specs() -> Vec<TxSpec> {
                     penalty: Amount(500),
                     review_window_ms: 3_600_000,
                 },
+                privacy: Privacy::Confidential {
+                    commitment: sha256(&[CONFIDENTIAL_PAYLOAD]),
+                },
             }),
         ),
         spec(
@@ -395,6 +425,9 @@ fn tx_specs() -> Vec<TxSpec> {
                     quality_min: BoundedVec::empty(),
                     penalty: Amount(0),
                     review_window_ms: 1,
+                },
+                privacy: Privacy::Public {
+                    payload: bytes(b"hi"),
                 },
             }),
         ),
@@ -452,6 +485,43 @@ fn tx_specs() -> Vec<TxSpec> {
                 .unwrap(),
             },
         ),
+        // Privacy levels (tag 18 and the `Private` request), appended after the task
+        // execution vectors.
+        spec(
+            "post_request_private_two_recipients",
+            REQUESTER,
+            10,
+            Action::PostRequest(PostRequest {
+                id: REQUEST_PRIVATE,
+                spec: TaskSpec {
+                    task_type: label("inference"),
+                    capabilities: labels(&["cuda"]),
+                    min_reputation: None,
+                    max_duration_ms: 600_000,
+                },
+                bid_per_unit: Amount(100),
+                units: 10,
+                window_ms: Some(300_000),
+                arbitrators: arbitrators(&[ARB1]),
+                sla: Sla {
+                    max_response_ms: 30_000,
+                    max_duration_ms: 600_000,
+                    quality_min: BoundedVec::empty(),
+                    penalty: Amount(0),
+                    review_window_ms: 600_000,
+                },
+                privacy: private(&[(PROVIDER, &[0xc1; 12]), (7, &[0xc7; 16])]),
+            }),
+        ),
+        spec(
+            "deliver_payload",
+            REQUESTER,
+            11,
+            Action::DeliverPayload {
+                assignment_id: assignment_full(),
+                ciphertext: bytes(&[0xd1; 24]),
+            },
+        ),
     ]
 }
 
@@ -477,11 +547,20 @@ fn action_tag(action: &Action) -> u8 {
         Action::StartTask { .. } => 15,
         Action::SubmitResult { .. } => 16,
         Action::RateResult { .. } => 17,
+        Action::DeliverPayload { .. } => 18,
     }
 }
 
 /// The number of `Action` variants; the first tag that must be rejected.
-const ACTION_VARIANTS: u8 = 18;
+const ACTION_VARIANTS: u8 = 19;
+
+fn privacy_tag(privacy: &Privacy) -> u8 {
+    match privacy {
+        Privacy::Public { .. } => 0,
+        Privacy::Private { .. } => 1,
+        Privacy::Confidential { .. } => 2,
+    }
+}
 
 fn kind_tag(kind: &EscrowKind) -> u8 {
     match kind {
@@ -673,6 +752,11 @@ fn key_vectors() -> Vec<KeyVector> {
         key(
             "deadline(at 1_800_000, assignment, assignment_id(full, dev 1))",
             keys::deadline(at(1_800_000), keys::TAG_ASSIGNMENT, &assignment_full()),
+        ),
+        // Privacy keys (appended).
+        key(
+            "delivered_payload(assignment_id(full, dev 1))",
+            keys::delivered_payload(&assignment_full()),
         ),
     ]
 }
@@ -1170,10 +1254,12 @@ fn is_sorted<'a, T: Ord + 'a>(items: impl Iterator<Item = &'a T>) -> bool {
 
 /// The golden transactions cover every `Action` variant and every `EscrowKind`, including a
 /// funded arbitrated escrow with the default dispute window, one transaction with an
-/// expiry height, a `PostRequest` with a minimum reputation, arbitrators, the default
-/// window and a strict SLA (two sorted quality minimums, a non-zero penalty), a minimal
-/// `PostRequest` (no capabilities, reputation, arbitrators or quality minimums, no
-/// penalty), and a `RateResult` with two sorted scores.
+/// expiry height, a `Confidential` `PostRequest` with a minimum reputation, arbitrators,
+/// the default window and a strict SLA (two sorted quality minimums, a non-zero penalty),
+/// a minimal `Public` `PostRequest` (no capabilities, reputation, arbitrators or quality
+/// minimums, no penalty, a short payload), a `Private` `PostRequest` with two sorted
+/// recipients, one `PostRequest` per privacy level, and a `RateResult` with two sorted
+/// scores.
 #[test]
 fn golden_vectors_cover_every_action_and_kind() {
     let specs = tx_specs();
@@ -1202,6 +1288,7 @@ fn golden_vectors_cover_every_action_and_kind() {
             && r.sla.quality_min.len() == 2
             && is_sorted(r.sla.quality_min.as_slice().iter().map(|m| &m.metric))
             && !r.sla.penalty.is_zero()
+            && matches!(r.privacy, Privacy::Confidential { .. })
     )));
     assert!(specs.iter().any(|s| matches!(
         &s.action,
@@ -1211,7 +1298,33 @@ fn golden_vectors_cover_every_action_and_kind() {
             && r.spec.capabilities.is_empty()
             && r.sla.quality_min.is_empty()
             && r.sla.penalty.is_zero()
+            && matches!(&r.privacy, Privacy::Public { payload } if !payload.is_empty())
     )));
+    assert!(specs.iter().any(|s| matches!(
+        &s.action,
+        Action::PostRequest(r) if matches!(
+            &r.privacy,
+            Privacy::Private { recipients } if recipients.len() == 2
+                && is_sorted(recipients.as_slice().iter().map(|r| &r.provider))
+                && recipients.as_slice().iter().all(|r| r.provider != s.unsigned().signer)
+        )
+    )));
+    // Exactly one `PostRequest` per privacy level.
+    let mut levels: Vec<u8> = specs
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::PostRequest(r) => Some(privacy_tag(&r.privacy)),
+            _ => None,
+        })
+        .collect();
+    levels.sort_unstable();
+    assert_eq!(levels, [0, 1, 2]);
+    // The contract requires a minimum reputation on a `Confidential` request.
+    assert!(specs.iter().all(|s| match &s.action {
+        Action::PostRequest(r) =>
+            !matches!(r.privacy, Privacy::Confidential { .. }) || r.spec.min_reputation.is_some(),
+        _ => true,
+    }));
     assert!(specs.iter().any(|s| matches!(
         &s.action,
         Action::RateResult { scores, .. } if scores.len() == 2
@@ -1407,6 +1520,81 @@ fn decode_rejects_oversize_evidence() {
         prefix + 4..prefix + 4,
         borsh::to_vec(&cid("cid-16")).unwrap(),
     );
+    assert_eq!(SignedTx::decode(&oversize), Err(TxError::Malformed));
+
+    let mut huge = bytes;
+    huge.splice(prefix..prefix + 4, u32::MAX.to_le_bytes());
+    assert_eq!(SignedTx::decode(&huge), Err(TxError::Malformed));
+}
+
+/// The offset of the privacy's length prefix (the `Public` payload's or the `Private`
+/// recipients'), in the signed bytes of a `PostRequest` (privacy is its last field, so the
+/// last field of the unsigned bytes), after checking the variant tag before it.
+fn privacy_list_prefix(signed: &SignedTx, bytes: &[u8]) -> usize {
+    let Action::PostRequest(request) = &signed.tx.action else {
+        unreachable!()
+    };
+    let start = bytes.len() - 64 - borsh::to_vec(&request.privacy).unwrap().len();
+    assert_eq!(bytes[start], privacy_tag(&request.privacy));
+    start + 1
+}
+
+/// A `Public` payload of 4096 bytes decodes; with a 4097th byte present (length prefix
+/// 4097) it is `Malformed`, as is a length prefix of `u32::MAX`.
+#[test]
+fn decode_rejects_oversize_public_payload() {
+    let mut spec = golden("post_request_minimal");
+    let Action::PostRequest(request) = &mut spec.action else {
+        unreachable!()
+    };
+    request.privacy = Privacy::Public {
+        payload: bytes(&[0x70; MAX_PAYLOAD_BYTES as usize]),
+    };
+    let signed = spec.signed();
+    let bytes = signed.to_bytes();
+    assert_eq!(SignedTx::decode(&bytes), Ok(signed.clone()));
+
+    let prefix = privacy_list_prefix(&signed, &bytes);
+    assert_eq!(bytes[prefix..prefix + 4], 4096u32.to_le_bytes());
+
+    let mut oversize = bytes.clone();
+    oversize.splice(prefix..prefix + 4, 4097u32.to_le_bytes());
+    oversize.splice(prefix + 4..prefix + 4, [0x70]);
+    assert_eq!(SignedTx::decode(&oversize), Err(TxError::Malformed));
+
+    let mut huge = bytes;
+    huge.splice(prefix..prefix + 4, u32::MAX.to_le_bytes());
+    assert_eq!(SignedTx::decode(&huge), Err(TxError::Malformed));
+}
+
+/// A `Private` list of 8 recipients decodes; with a 9th recipient fully present (length
+/// prefix 9) it is `Malformed`, as is a length prefix of `u32::MAX`.
+#[test]
+fn decode_rejects_oversize_private_recipients() {
+    let mut spec = golden("post_request_private_two_recipients");
+    let Action::PostRequest(request) = &mut spec.action else {
+        unreachable!()
+    };
+    let eight: Vec<(usize, &[u8])> = (10..10 + MAX_RECIPIENTS as usize)
+        .map(|who| (who, &[0xc0u8; 4][..]))
+        .collect();
+    request.privacy = private(&eight);
+    let signed = spec.signed();
+    let bytes = signed.to_bytes();
+    assert_eq!(SignedTx::decode(&bytes), Ok(signed.clone()));
+
+    let prefix = privacy_list_prefix(&signed, &bytes);
+    assert_eq!(bytes[prefix..prefix + 4], 8u32.to_le_bytes());
+
+    // A 9th recipient, appended after the eight (the end of the unsigned bytes).
+    let Privacy::Private { recipients } = private(&[(30, &[0xc0; 4])]) else {
+        unreachable!()
+    };
+    let ninth = borsh::to_vec(&recipients.as_slice()[0]).unwrap();
+    let end = bytes.len() - 64;
+    let mut oversize = bytes.clone();
+    oversize.splice(end..end, ninth);
+    oversize.splice(prefix..prefix + 4, 9u32.to_le_bytes());
     assert_eq!(SignedTx::decode(&oversize), Err(TxError::Malformed));
 
     let mut huge = bytes;

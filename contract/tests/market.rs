@@ -6,6 +6,7 @@
 mod common;
 
 use agora_contract::market::prices::{price_stats, HOUR_MS};
+use agora_contract::market::privacy::{Privacy, Sealed};
 use agora_contract::market::{assignment_id, load_assignment, Provider, Sla, TaskSpec};
 use agora_contract::state::{keys, WriteSet};
 use agora_contract::{Action, Amount, BoundedVec, Label, PostRequest, TxError, Uuid};
@@ -63,7 +64,15 @@ fn request_with(n: u8, bid: u64, units: u64, spec: TaskSpec) -> Action {
         window_ms: None,
         arbitrators: BoundedVec::new(vec![dev_id(ARB1)]).unwrap(),
         sla: lenient_sla(),
+        privacy: public(),
     })
+}
+
+/// A public request with a small clear payload.
+fn public() -> Privacy {
+    Privacy::Public {
+        payload: BoundedVec::new(b"render frames 1-100".to_vec()).unwrap(),
+    }
 }
 
 /// SLA terms no well-behaved provider violates: 60 s to start, 500 s to finish, no quality
@@ -512,6 +521,7 @@ fn posting_errors() {
             window_ms: Some(window_ms),
             arbitrators: BoundedVec::empty(),
             sla: lenient_sla(),
+            privacy: public(),
         })
     };
     let with_sla = |sla| {
@@ -523,6 +533,7 @@ fn posting_errors() {
             window_ms: None,
             arbitrators: BoundedVec::empty(),
             sla,
+            privacy: public(),
         })
     };
     let unsorted_metrics = || {
@@ -659,6 +670,7 @@ fn sla_flow(sla: Sla, start_after_ms: u64, work_ms: u64, rating: Option<u16>) ->
         window_ms: None,
         arbitrators: BoundedVec::new(vec![dev_id(ARB1)]).unwrap(),
         sla,
+        privacy: public(),
     });
     chain.exec(REQUESTER, post).unwrap();
     chain.exec(PROVIDER, accept(1, 10)).unwrap();
@@ -851,4 +863,133 @@ fn disputed_assignment_settles_by_dispute() {
     chain.block(3_600_000, vec![]);
     expect![[r#"DisputeSettled violations=0 penalty=0 provider_paid=0 requester_available=100000 score=25"#]]
         .assert_eq(&settlement(&chain));
+}
+
+// ---- privacy levels ----
+
+fn sealed_for(who: &[usize]) -> Privacy {
+    let mut recipients: Vec<Sealed> = who
+        .iter()
+        .map(|w| Sealed {
+            provider: dev_id(*w),
+            ciphertext: BoundedVec::new(vec![0xab; 64]).unwrap(),
+        })
+        .collect();
+    recipients.sort_by_key(|sealed| sealed.provider);
+    Privacy::Private {
+        recipients: BoundedVec::new(recipients).unwrap(),
+    }
+}
+
+fn request_private(n: u8, privacy: Privacy, min_reputation: Option<u16>) -> Action {
+    Action::PostRequest(PostRequest {
+        id: object_id(n),
+        spec: spec(&[], min_reputation),
+        bid_per_unit: Amount(10),
+        units: 300,
+        window_ms: None,
+        arbitrators: BoundedVec::empty(),
+        sla: lenient_sla(),
+        privacy,
+    })
+}
+
+/// `Private`: only allow-listed providers take slices, by acceptance or from the book;
+/// the allow-list must be sorted, distinct and exclude the requester.
+#[test]
+fn private_request_admits_only_its_allow_list() {
+    let mut unsorted = sealed_for(&[PROVIDER, P2]);
+    if let Privacy::Private { recipients } = &mut unsorted {
+        let mut list = recipients.clone().into_vec();
+        list.reverse();
+        *recipients = BoundedVec::new(list).unwrap();
+    }
+    check(
+        &[100_000],
+        &[
+            step(PROVIDER, register(&[]), ok()),
+            step(P2, register(&[]), ok()),
+            step(P3, register(&[]), ok()),
+            step(P3, offer(1, 5, 1_000), ok()),
+            step(
+                REQUESTER,
+                request_private(2, unsorted, None),
+                err(TxError::InvalidPrivacy),
+            ),
+            step(
+                REQUESTER,
+                request_private(2, sealed_for(&[REQUESTER]), None),
+                err(TxError::InvalidPrivacy),
+            ),
+            // P3's cheap resting offer is passed over: P3 is not on the list.
+            step(
+                REQUESTER,
+                request_private(2, sealed_for(&[PROVIDER, P2]), None),
+                ok(),
+            ),
+            step(P3, accept(2, 5), err(TxError::NotOnAllowList)),
+            step(PROVIDER, accept(2, 5), ok()),
+            step(P2, accept(2, 5), ok()),
+        ],
+        expect![[r#"
+            requester: available=98600 locked=1400 nonce=3
+            provider: available=0 locked=0 nonce=2
+            p2: available=0 locked=0 nonce=2
+            p3: available=0 locked=0 nonce=3
+            request 2: Open assigned=200/300 reserved=1000 providers=2
+            offer 1: Open capacity=1000 ask=5
+            escrow 197: Funded held=200 amount=200
+            escrow 198: Funded held=200 amount=200
+        "#]],
+    );
+}
+
+/// `Confidential`: needs a reputation gate; after assignment the requester delivers the
+/// payload to the assigned provider once; nobody else can, and not for other levels.
+#[test]
+fn confidential_request_delivers_payload_after_assignment() {
+    let commitment = agora_contract::ids::sha256(&[b"secret task"]);
+    let confidential = || Privacy::Confidential { commitment };
+    let mut chain = run(
+        &[100_000],
+        &[
+            step(PROVIDER, register(&[]), ok()),
+            step(
+                REQUESTER,
+                request_private(1, confidential(), None),
+                err(TxError::InvalidPrivacy),
+            ),
+            step(
+                REQUESTER,
+                request_private(1, confidential(), Some(40)),
+                ok(),
+            ),
+            step(PROVIDER, accept(1, 10), ok()),
+            step(REQUESTER, request(2, 10, 100), ok()),
+            step(PROVIDER, accept(2, 10), ok()),
+        ],
+    );
+    let id = assignment_id(&object_id(1), &chain.id(PROVIDER));
+    let deliver = |assignment_id| Action::DeliverPayload {
+        assignment_id,
+        ciphertext: BoundedVec::new(vec![0xcd; 96]).unwrap(),
+    };
+    assert_eq!(
+        chain.exec(PROVIDER, deliver(id)),
+        Err(TxError::NotAuthorized)
+    );
+    chain.exec(REQUESTER, deliver(id)).unwrap();
+    assert_eq!(
+        chain.exec(REQUESTER, deliver(id)),
+        Err(TxError::AlreadyExists)
+    );
+    let public_assignment = assignment_id(&object_id(2), &chain.id(PROVIDER));
+    assert_eq!(
+        chain.exec(REQUESTER, deliver(public_assignment)),
+        Err(TxError::InvalidPrivacy)
+    );
+    let stored = &chain.state.entries()[&keys::delivered_payload(&id)];
+    let sealed: Sealed = borsh::from_slice(stored).unwrap();
+    assert_eq!(sealed.provider, chain.id(PROVIDER));
+    assert_eq!(sealed.ciphertext.len(), 96);
 }

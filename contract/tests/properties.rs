@@ -433,6 +433,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::StartTask { .. } => "StartTask",
         Action::SubmitResult { .. } => "SubmitResult",
         Action::RateResult { .. } => "RateResult",
+        Action::DeliverPayload { .. } => "DeliverPayload",
     }
 }
 

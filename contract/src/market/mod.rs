@@ -6,11 +6,12 @@
 //! Built: providers, offers, requests, immediate matching against the offer book,
 //! `AcceptRequest`, closing (filled, window end in the block hook, cancel), settlement
 //! price, price discovery, task execution with SLA evaluation and penalties, and
-//! reputation events. Privacy levels are not built yet (see docs/market.md).
+//! reputation events, and the privacy levels (see docs/market.md).
 
 mod execution;
 mod offer;
 pub mod prices;
+pub mod privacy;
 mod provider;
 mod reputation;
 mod request;
@@ -202,6 +203,7 @@ pub struct Request {
     pub providers: Vec<AccountId>,
     pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
     pub sla: Sla,
+    pub privacy: privacy::Privacy,
     pub status: RequestStatus,
     pub created_at_ms: u64,
 }
@@ -291,7 +293,8 @@ pub fn assignment_id(request: &Uuid, provider: &AccountId) -> Uuid {
 }
 
 /// The qualification rules of SPEC §6 in their check order: registered, not the
-/// requester, every required capability, score at least `min_reputation`, ask within bid.
+/// requester, every required capability, score at least `min_reputation`, allowed by the
+/// privacy level, ask within bid.
 pub fn check_qualified(
     provider: Option<&Provider>,
     request: &Request,
@@ -319,6 +322,7 @@ pub fn check_qualified(
             });
         }
     }
+    privacy::check_allowed(request, &provider.account)?;
     if ask > request.bid_per_unit {
         return Err(TxError::AskAboveBid {
             ask,

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::execution::index_new;
 use super::offer::close_offer;
+use super::privacy;
 use super::{
     assignment_id, check_qualified, labels_sorted, load_offer, load_provider, load_request, prices,
     settlement_price, Assignment, AssignmentStatus, OfferStatus, Request, RequestStatus, Sla,
@@ -32,8 +33,8 @@ fn reservation(bid: Amount, units: u64) -> Result<Amount, TxError> {
 }
 
 /// Check order: AlreadyExists, ZeroUnits, ZeroAmount (bid), InvalidLabels (capabilities),
-/// InvalidWindow, InvalidArbitrators, InvalidSla, ArithmeticOverflow (bid × units),
-/// InsufficientFunds.
+/// InvalidWindow, InvalidArbitrators, InvalidSla, InvalidPrivacy, ArithmeticOverflow
+/// (bid × units), InsufficientFunds.
 /// Then reserves the funds and matches the offer book.
 pub fn execute_post_request(
     changes: &mut Changes,
@@ -58,6 +59,7 @@ pub fn execute_post_request(
     }
     check_arbitrators(&post.arbitrators, &env.signer)?;
     check_sla(&post.sla, post.spec.max_duration_ms)?;
+    privacy::check_privacy(&post.privacy, post.spec.min_reputation, &env.signer)?;
     let reserved = reservation(post.bid_per_unit, post.units)?;
     debit(changes, &env.signer, reserved)?;
 
@@ -80,6 +82,7 @@ pub fn execute_post_request(
         providers: Vec::new(),
         arbitrators: post.arbitrators.clone(),
         sla: post.sla.clone(),
+        privacy: post.privacy.clone(),
         status: RequestStatus::Open,
         created_at_ms: env.now_ms(),
     };
@@ -116,7 +119,8 @@ fn check_arbitrators(
 }
 
 /// SLA terms: metrics sorted and distinct with minimums ≤ 10 000 bps, response plus
-/// duration within the task's maximum duration, a review window of 1 ms to 7 days.
+/// duration strictly within the task's maximum duration (so a result on time under the SLA
+/// always arrives before the delivery deadline), a review window of 1 ms to 7 days.
 fn check_sla(sla: &Sla, max_duration_ms: u64) -> Result<(), TxError> {
     let mins = sla.quality_min.as_slice();
     let sorted = mins
@@ -128,7 +132,7 @@ fn check_sla(sla: &Sla, max_duration_ms: u64) -> Result<(), TxError> {
     let times_fit = sla
         .max_response_ms
         .checked_add(sla.max_duration_ms)
-        .is_some_and(|total| total <= max_duration_ms);
+        .is_some_and(|total| total < max_duration_ms);
     let review_valid = sla.review_window_ms > 0 && sla.review_window_ms <= MAX_REVIEW_WINDOW_MS;
     if sorted && bps_valid && times_fit && review_valid {
         Ok(())
@@ -205,7 +209,7 @@ fn slice_units(request: &Request) -> u64 {
 
 /// Check order: NotFound, NotOpen, DeadlinePassed (window end), AlreadyAssigned, the
 /// qualification rules (NotRegistered, SelfDealing, MissingCapability, ReputationTooLow,
-/// AskAboveBid), ZeroAmount (ask), PriceRoundsToZero.
+/// NotOnAllowList, AskAboveBid), ZeroAmount (ask), PriceRoundsToZero.
 pub fn execute_accept_request(
     changes: &mut Changes,
     env: &Env,

@@ -266,6 +266,27 @@ impl<'a> Changes<'a> {
         self.writes.insert(key, None);
     }
 
+    /// Moves an object's deadline-index entry from `wake_before` to `wake_after` (either
+    /// may be none): the one place index entries are added and removed for objects whose
+    /// wake time is computed from their state.
+    pub fn move_deadline(
+        &mut self,
+        tag: u8,
+        id: &Uuid,
+        wake_before: Option<u64>,
+        wake_after: Option<u64>,
+    ) {
+        if wake_before == wake_after {
+            return;
+        }
+        if let Some(wake_ms) = wake_before {
+            self.delete(keys::deadline(wake_ms, tag, id));
+        }
+        if let Some(wake_ms) = wake_after {
+            self.put(keys::deadline(wake_ms, tag, id), &());
+        }
+    }
+
     pub fn emit(&mut self, event: Event) {
         self.events.push(event);
     }

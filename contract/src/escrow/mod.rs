@@ -225,15 +225,7 @@ fn check_before_deadline(escrow: &Escrow, now_ms: u64) -> Result<(), TxError> {
 /// Writes the escrow and moves its deadline-index entry from `wake_before` to its new
 /// wake time.
 fn save(changes: &mut Changes, wake_before: Option<u64>, escrow: &Escrow) {
-    let wake_after = escrow.wake_ms();
-    if wake_before != wake_after {
-        if let Some(wake_ms) = wake_before {
-            changes.delete(keys::deadline(wake_ms, keys::TAG_ESCROW, &escrow.id));
-        }
-        if let Some(wake_ms) = wake_after {
-            changes.put(keys::deadline(wake_ms, keys::TAG_ESCROW, &escrow.id), &());
-        }
-    }
+    changes.move_deadline(keys::TAG_ESCROW, &escrow.id, wake_before, escrow.wake_ms());
     changes.put(keys::escrow(&escrow.id), escrow);
 }
 

@@ -18,21 +18,12 @@ use crate::state::{keys, Changes};
 /// Writes the assignment and moves its deadline-index entry to its new wake time.
 fn save(changes: &mut Changes, wake_before: Option<u64>, assignment: &Assignment) {
     let wake_after = assignment.wake_ms();
-    if wake_before != wake_after {
-        if let Some(wake_ms) = wake_before {
-            changes.delete(keys::deadline(
-                wake_ms,
-                keys::TAG_ASSIGNMENT,
-                &assignment.id,
-            ));
-        }
-        if let Some(wake_ms) = wake_after {
-            changes.put(
-                keys::deadline(wake_ms, keys::TAG_ASSIGNMENT, &assignment.id),
-                &(),
-            );
-        }
-    }
+    changes.move_deadline(
+        keys::TAG_ASSIGNMENT,
+        &assignment.id,
+        wake_before,
+        wake_after,
+    );
     changes.put(keys::assignment(&assignment.id), assignment);
 }
 
@@ -68,8 +59,8 @@ pub fn execute_start_task(changes: &mut Changes, env: &Env, id: &Uuid) -> Result
 }
 
 /// `SubmitResult`: check order NotFound, NotAuthorized (not the provider),
-/// WrongAssignmentStatus (not `Started`), then the escrow must still be `Funded` (a
-/// disputed escrow gives `InvalidState`).
+/// WrongAssignmentStatus (not `Started`), ArithmeticOverflow (review end), then the escrow
+/// must still be `Funded` (a disputed escrow gives `InvalidState`).
 pub fn execute_submit_result(
     changes: &mut Changes,
     env: &Env,
@@ -104,7 +95,8 @@ pub fn execute_submit_result(
 /// `RateResult`: check order NotFound, NotAuthorized (not the requester),
 /// WrongAssignmentStatus (not `Submitted`, so a second rating is refused), DeadlinePassed
 /// (review window), InvalidLabels (scores unsorted or repeated), InvalidSla (a score above
-/// 10 000 bps); then settles.
+/// 10 000 bps), InvalidState (the escrow is disputed, so the dispute decides); then
+/// settles.
 pub fn execute_rate_result(
     changes: &mut Changes,
     env: &Env,

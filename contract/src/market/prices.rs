@@ -37,6 +37,45 @@ pub struct PriceStats {
     pub count: u64,
 }
 
+impl PriceBucket {
+    /// A bucket holding one assignment of `units` at `price`.
+    fn single(price: Amount, units: u64) -> Result<PriceBucket, TxError> {
+        let notional = u128::from(price.0)
+            .checked_mul(u128::from(units))
+            .ok_or(TxError::ArithmeticOverflow)?;
+        Ok(PriceBucket {
+            volume_units: units,
+            notional,
+            price_sum: u128::from(price.0),
+            count: 1,
+            min_price: price,
+            max_price: price,
+        })
+    }
+
+    /// The aggregate of two buckets.
+    fn merge(self, other: PriceBucket) -> Result<PriceBucket, TxError> {
+        let overflow = || TxError::ArithmeticOverflow;
+        Ok(PriceBucket {
+            volume_units: self
+                .volume_units
+                .checked_add(other.volume_units)
+                .ok_or_else(overflow)?,
+            notional: self
+                .notional
+                .checked_add(other.notional)
+                .ok_or_else(overflow)?,
+            price_sum: self
+                .price_sum
+                .checked_add(other.price_sum)
+                .ok_or_else(overflow)?,
+            count: self.count.checked_add(other.count).ok_or_else(overflow)?,
+            min_price: self.min_price.min(other.min_price),
+            max_price: self.max_price.max(other.max_price),
+        })
+    }
+}
+
 /// Adds one assignment to its hour's bucket.
 pub fn record(
     changes: &mut Changes,
@@ -49,35 +88,10 @@ pub fn record(
         .checked_div(HOUR_MS)
         .ok_or(TxError::ArithmeticOverflow)?;
     let key = keys::price_bucket(task_type, hour);
-    let notional = u128::from(price.0).checked_mul(u128::from(units));
+    let added = PriceBucket::single(price, units)?;
     let bucket = match load::<PriceBucket>(changes, &key)? {
-        None => PriceBucket {
-            volume_units: units,
-            notional: notional.ok_or(TxError::ArithmeticOverflow)?,
-            price_sum: u128::from(price.0),
-            count: 1,
-            min_price: price,
-            max_price: price,
-        },
-        Some(old) => PriceBucket {
-            volume_units: old
-                .volume_units
-                .checked_add(units)
-                .ok_or(TxError::ArithmeticOverflow)?,
-            notional: notional
-                .and_then(|n| old.notional.checked_add(n))
-                .ok_or(TxError::ArithmeticOverflow)?,
-            price_sum: old
-                .price_sum
-                .checked_add(u128::from(price.0))
-                .ok_or(TxError::ArithmeticOverflow)?,
-            count: old
-                .count
-                .checked_add(1)
-                .ok_or(TxError::ArithmeticOverflow)?,
-            min_price: old.min_price.min(price),
-            max_price: old.max_price.max(price),
-        },
+        None => added,
+        Some(old) => old.merge(added)?,
     };
     changes.put(key, &bucket);
     Ok(())
@@ -101,26 +115,7 @@ pub fn price_stats(
         };
         total = Some(match total {
             None => bucket,
-            Some(sum) => PriceBucket {
-                volume_units: sum
-                    .volume_units
-                    .checked_add(bucket.volume_units)
-                    .ok_or(TxError::ArithmeticOverflow)?,
-                notional: sum
-                    .notional
-                    .checked_add(bucket.notional)
-                    .ok_or(TxError::ArithmeticOverflow)?,
-                price_sum: sum
-                    .price_sum
-                    .checked_add(bucket.price_sum)
-                    .ok_or(TxError::ArithmeticOverflow)?,
-                count: sum
-                    .count
-                    .checked_add(bucket.count)
-                    .ok_or(TxError::ArithmeticOverflow)?,
-                min_price: sum.min_price.min(bucket.min_price),
-                max_price: sum.max_price.max(bucket.max_price),
-            },
+            Some(sum) => sum.merge(bucket)?,
         });
     }
     let Some(sum) = total else { return Ok(None) };

@@ -120,6 +120,8 @@ pub enum TxError {
     NotOnAllowList,
     #[error("privacy terms invalid for this request or action")]
     InvalidPrivacy,
+    #[error("version-8 UUIDs are reserved for ids the chain derives")]
+    ReservedId,
 }
 
 impl TxError {
@@ -171,6 +173,7 @@ impl TxError {
             TxError::WrongAssignmentStatus { .. } => 412,
             TxError::NotOnAllowList => 413,
             TxError::InvalidPrivacy => 414,
+            TxError::ReservedId => 316,
         }
     }
 
@@ -222,6 +225,7 @@ impl TxError {
             TxError::WrongAssignmentStatus { .. } => "WrongAssignmentStatus",
             TxError::NotOnAllowList => "NotOnAllowList",
             TxError::InvalidPrivacy => "InvalidPrivacy",
+            TxError::ReservedId => "ReservedId",
         }
     }
 

@@ -43,3 +43,23 @@ pub fn sha256(parts: &[&[u8]]) -> Hash {
     }
     hasher.finalize().into()
 }
+
+/// The UUID version reserved for ids the chain derives (assignment ids).
+pub const CHAIN_DERIVED_UUID_VERSION: usize = 8;
+
+/// Turns 16 bytes into a version-8, RFC 4122 variant UUID: the shape of every id the chain
+/// derives.
+pub fn mark_chain_derived(mut bytes: [u8; 16]) -> Uuid {
+    if let Some(version) = bytes.get_mut(6) {
+        *version = (*version & 0x0f) | 0x80;
+    }
+    if let Some(variant) = bytes.get_mut(8) {
+        *variant = (*variant & 0x3f) | 0x80;
+    }
+    Uuid::from_bytes(bytes)
+}
+
+/// Whether a client-chosen id falls in the space reserved for chain-derived ids.
+pub fn is_reserved_id(id: &Uuid) -> bool {
+    id.get_version_num() == CHAIN_DERIVED_UUID_VERSION
+}

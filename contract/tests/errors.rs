@@ -25,10 +25,10 @@ const ARBS: [usize; 3] = [ARB1, ARB2, ARB3];
 
 /// Every code the error table documents; `all_codes_have_a_scenario` keeps this honest.
 /// The market's codes (4xx) have their scenarios in `market.rs`.
-const ALL_CODES: [u16; 45] = [
+const ALL_CODES: [u16; 46] = [
     100, 101, 102, 103, 104, 105, 106, 200, 201, 202, 203, 204, 300, 301, 302, 303, 304, 310, 311,
     312, 313, 314, 315, 320, 321, 322, 323, 324, 325, 900, 400, 401, 402, 403, 404, 405, 406, 407,
-    408, 409, 410, 411, 412, 413, 414,
+    408, 409, 410, 411, 412, 413, 414, 316,
 ];
 
 /// Applies raw bytes in a block and returns the failure, asserting that the state did not
@@ -874,6 +874,7 @@ fn all_codes_have_a_scenario() {
         },
         TxError::NotOnAllowList,
         TxError::InvalidPrivacy,
+        TxError::ReservedId,
     ];
     let codes: Vec<u16> = sample.iter().map(TxError::code).collect();
     assert_eq!(codes, ALL_CODES.to_vec());
@@ -895,4 +896,21 @@ fn failed_action_consumes_only_the_nonce() {
     assert_eq!(after.available, before.available);
     assert_eq!(after.nonce, before.nonce + 1);
     assert_eq!(chain.view(PROVIDER), Default::default());
+}
+
+#[test]
+/// 316: version-8 UUIDs are reserved for chain-derived ids (assignments), so a client
+/// cannot occupy an assignment's escrow id in advance.
+fn reserved_id() {
+    let squatter_id = agora_contract::market::assignment_id(&escrow_id(7), &dev_id(PROVIDER));
+    assert_eq!(squatter_id.get_version_num(), 8);
+    let mut squat = create(1, 1, EscrowKind::Single);
+    squat.id = squatter_id;
+    run(
+        &[1_000],
+        &[
+            step(REQUESTER, squat.action(), err(TxError::ReservedId)),
+            step(REQUESTER, create(1, 1, EscrowKind::Single).action(), ok()),
+        ],
+    );
 }

@@ -1335,8 +1335,9 @@ fn golden_vectors_cover_every_action_and_kind() {
 }
 
 /// Each golden assignment id is the first 16 bytes of
-/// sha256("agora/assignment/v1\0" ‖ request id ‖ provider), recomputed here independently
-/// of `market::assignment_id`, and distinct inputs give distinct ids.
+/// sha256("agora/assignment/v1\0" ‖ request id ‖ provider) with the UUID version nibble set
+/// to 8 and the variant bits to 10, recomputed here independently of
+/// `market::assignment_id`, and distinct inputs give distinct ids.
 #[test]
 fn golden_assignment_ids_follow_the_documented_derivation() {
     let vectors = assignment_id_vectors();
@@ -1344,7 +1345,10 @@ fn golden_assignment_ids_follow_the_documented_derivation() {
         let request = hex::decode(&v.request_id).unwrap();
         let provider = hex::decode(&v.provider).unwrap();
         let digest = sha256(&[b"agora/assignment/v1\0", &request, &provider]);
-        assert_eq!(v.assignment_id, hex::encode(&digest[..16]), "{}", v.name);
+        let mut id = digest[..16].to_vec();
+        id[6] = (id[6] & 0x0f) | 0x80;
+        id[8] = (id[8] & 0x3f) | 0x80;
+        assert_eq!(v.assignment_id, hex::encode(&id), "{}", v.name);
     }
     let ids: std::collections::BTreeSet<&str> =
         vectors.iter().map(|v| v.assignment_id.as_str()).collect();

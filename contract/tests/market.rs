@@ -993,3 +993,55 @@ fn confidential_request_delivers_payload_after_assignment() {
     assert_eq!(sealed.provider, chain.id(PROVIDER));
     assert_eq!(sealed.ciphertext.len(), 96);
 }
+
+/// A provider cannot take a slice of a request it would arbitrate, by acceptance or from
+/// the book: it would sit on its own escrow's arbitrator list.
+#[test]
+fn arbitrator_cannot_serve_the_request() {
+    check(
+        &[100_000],
+        &[
+            step(ARB1, register(&[]), ok()),
+            step(ARB1, offer(1, 5, 1_000), ok()),
+            // `request` lists ARB1 as the arbitrator: its cheap offer is passed over.
+            step(REQUESTER, request(2, 10, 100), ok()),
+            step(ARB1, accept(2, 5), err(TxError::SelfDealing)),
+        ],
+        expect![[r#"
+            requester: available=99000 locked=1000 nonce=1
+            arb1: available=0 locked=0 nonce=3
+            request 2: Open assigned=0/100 reserved=1000 providers=0
+            offer 1: Open capacity=1000 ask=5
+        "#]],
+    );
+}
+
+/// Client-chosen offer and request ids may not be version-8 UUIDs (reserved for
+/// assignment ids).
+#[test]
+fn reserved_ids_refused_for_offers_and_requests() {
+    let reserved = assignment_id(&object_id(3), &dev_id(PROVIDER));
+    let reserved_offer = Action::PostOffer {
+        id: reserved,
+        task_types: labels(&["render"]),
+        ask_per_unit: Amount(5),
+        capacity_units: 10,
+        expires_at_ms: at(3_600_000),
+    };
+    let Action::PostRequest(mut post) = request(4, 10, 100) else {
+        unreachable!()
+    };
+    post.id = reserved;
+    run(
+        &[100_000],
+        &[
+            step(PROVIDER, register(&[]), ok()),
+            step(PROVIDER, reserved_offer, err(TxError::ReservedId)),
+            step(
+                REQUESTER,
+                Action::PostRequest(post),
+                err(TxError::ReservedId),
+            ),
+        ],
+    );
+}

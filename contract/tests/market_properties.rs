@@ -519,10 +519,12 @@ fn expected_price(ask: u64, bid: u64, score: u16) -> u128 {
 }
 
 /// SPEC §6 qualification of `provider` with reputation `score` (a public request),
-/// written out independently of the contract.
+/// written out independently of the contract; a provider may not serve a request it
+/// posted or would arbitrate.
 fn qualifies(provider: &Provider, score: u16, request: &Request, ask: Amount) -> bool {
     let has = provider.capabilities.as_slice();
     provider.account != request.requester
+        && !request.arbitrators.as_slice().contains(&provider.account)
         && request
             .spec
             .capabilities
@@ -1726,7 +1728,10 @@ fn expected_result(
                 ),
                 (request.providers.contains(signer), TxError::AlreadyAssigned),
                 (provider.is_none(), TxError::NotRegistered),
-                (request.requester == *signer, TxError::SelfDealing),
+                (
+                    request.requester == *signer || request.arbitrators.as_slice().contains(signer),
+                    TxError::SelfDealing,
+                ),
                 (
                     !request
                         .spec

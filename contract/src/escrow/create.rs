@@ -17,7 +17,7 @@ use crate::state::{keys, Changes, StateView};
 use crate::wallet::debit;
 
 /// `CreateEscrow`: validates everything about the new escrow, then (if `fund`) moves the
-/// amount in. Check order: AlreadyExists, ZeroAmount, PartiesNotDistinct,
+/// amount in. Check order: ReservedId, AlreadyExists, ZeroAmount, PartiesNotDistinct,
 /// DeadlineNotInFuture, InvalidDisputeWindow, InvalidThreshold / InvalidReleaseTime,
 /// InvalidArbitrators, then InsufficientFunds.
 pub fn execute_create_escrow(
@@ -26,6 +26,9 @@ pub fn execute_create_escrow(
     create: &CreateEscrow,
 ) -> Result<(), TxError> {
     let now_ms = env.now_ms();
+    if crate::ids::is_reserved_id(&create.id) {
+        return Err(TxError::ReservedId);
+    }
     if changes.get(&keys::escrow(&create.id)).is_some() {
         return Err(TxError::AlreadyExists);
     }

@@ -281,15 +281,18 @@ pub fn load_assignment(view: &dyn StateView, id: &Uuid) -> Result<Assignment, Tx
 }
 
 /// The id of `provider`'s assignment on `request`: the first 16 bytes of
-/// `sha256("agora/assignment/v1\0" ‖ request id ‖ provider)`. One slice per provider per
-/// request makes it unique; it is also the id of the assignment's escrow.
+/// `sha256("agora/assignment/v1\0" ‖ request id ‖ provider)` with the UUID version set to 8
+/// and the RFC 4122 variant. One slice per provider per request makes it unique; it is
+/// also the id of the assignment's escrow. Version-8 ids are reserved for ids the chain
+/// derives: clients cannot create objects with them (`ReservedId`), so nobody can occupy
+/// an assignment's id before the assignment exists.
 pub fn assignment_id(request: &Uuid, provider: &AccountId) -> Uuid {
     let digest = crate::ids::sha256(&[b"agora/assignment/v1\0", request.as_bytes(), &provider.0]);
     let mut bytes = [0u8; 16];
     for (slot, byte) in bytes.iter_mut().zip(digest.iter()) {
         *slot = *byte;
     }
-    Uuid::from_bytes(bytes)
+    crate::ids::mark_chain_derived(bytes)
 }
 
 /// The qualification rules of SPEC §6 in their check order: registered, not the
@@ -301,7 +304,10 @@ pub fn check_qualified(
     ask: Amount,
 ) -> Result<(), TxError> {
     let provider = provider.ok_or(TxError::NotRegistered)?;
-    if provider.account == request.requester {
+    // Serving one's own request, or a request one would arbitrate, is self-dealing.
+    if provider.account == request.requester
+        || request.arbitrators.as_slice().contains(&provider.account)
+    {
         return Err(TxError::SelfDealing);
     }
     let has = provider.capabilities.as_slice();

@@ -12,7 +12,7 @@ use crate::event::{Event, MarketEvent};
 use crate::ids::Uuid;
 use crate::state::{keys, load, Changes, StateView};
 
-/// Check order: NotRegistered, AlreadyExists, ZeroAmount (ask), ZeroUnits (capacity),
+/// Check order: NotRegistered, ReservedId, AlreadyExists, ZeroAmount (ask), ZeroUnits (capacity),
 /// InvalidLabels (task types empty, unsorted or repeated), DeadlineNotInFuture (expiry).
 pub fn execute_post_offer(
     changes: &mut Changes,
@@ -25,6 +25,9 @@ pub fn execute_post_offer(
 ) -> Result<(), TxError> {
     if load_provider(changes, &env.signer)?.is_none() {
         return Err(TxError::NotRegistered);
+    }
+    if crate::ids::is_reserved_id(id) {
+        return Err(TxError::ReservedId);
     }
     if changes.get(&keys::offer(id)).is_some() {
         return Err(TxError::AlreadyExists);

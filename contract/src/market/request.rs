@@ -32,7 +32,7 @@ fn reservation(bid: Amount, units: u64) -> Result<Amount, TxError> {
         .ok_or(TxError::ArithmeticOverflow)
 }
 
-/// Check order: AlreadyExists, ZeroUnits, ZeroAmount (bid), InvalidLabels (capabilities),
+/// Check order: ReservedId, AlreadyExists, ZeroUnits, ZeroAmount (bid), InvalidLabels (capabilities),
 /// InvalidWindow, InvalidArbitrators, InvalidSla, InvalidPrivacy, ArithmeticOverflow
 /// (bid × units), InsufficientFunds.
 /// Then reserves the funds and matches the offer book.
@@ -41,6 +41,9 @@ pub fn execute_post_request(
     env: &Env,
     post: &PostRequest,
 ) -> Result<(), TxError> {
+    if crate::ids::is_reserved_id(&post.id) {
+        return Err(TxError::ReservedId);
+    }
     if changes.get(&keys::request(&post.id)).is_some() {
         return Err(TxError::AlreadyExists);
     }

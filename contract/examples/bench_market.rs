@@ -8,13 +8,15 @@
 // A benchmark measures wall time around the state machine, never inside it.
 #![allow(clippy::disallowed_types)]
 
+mod support;
+
 use std::time::Instant;
 
-use agora_contract::block::{apply_block, init_chain, Genesis, TxStatus};
+use agora_contract::block::{apply_block, TxStatus};
 use agora_contract::market::privacy::Privacy;
 use agora_contract::market::{assignment_id, QualityMin, QualityScore, Sla, TaskSpec};
 use agora_contract::state::MemState;
-use agora_contract::tx::{account_of, UnsignedTx};
+use agora_contract::tx::UnsignedTx;
 use agora_contract::{AccountId, Action, Amount, BlockCtx, BoundedVec, Label, PostRequest, Uuid};
 use ed25519_dalek::SigningKey;
 
@@ -75,23 +77,12 @@ fn main() {
         .nth(1)
         .map_or(10_000, |a| a.parse().expect("N"));
     let accounts = n.max(2);
-    let keys: Vec<SigningKey> = (0..accounts)
-        .map(|i| {
-            let mut seed = [7u8; 32];
-            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            SigningKey::from_bytes(&seed)
-        })
-        .collect();
-    let ids: Vec<AccountId> = keys.iter().map(account_of).collect();
-    let chain_id = Label::new("agora-bench").unwrap();
-    let genesis = Genesis {
-        chain_id: chain_id.clone(),
-        genesis_time_ms: 1_000,
-        mint_authority: None,
-        allocations: ids.iter().map(|id| (*id, Amount(1_000_000_000))).collect(),
-    };
-    let mut state = MemState::new();
-    state.apply(&init_chain(&genesis).unwrap());
+    let support::FundedChain {
+        keys,
+        ids,
+        chain_id,
+        state,
+    } = support::funded_chain(accounts, 7);
     let bench_ids = ids.clone();
     let mut bench = Bench {
         state,

@@ -8,13 +8,13 @@
 // A benchmark measures wall time around the state machine, never inside it.
 #![allow(clippy::disallowed_types)]
 
+mod support;
+
 use std::time::Instant;
 
-use agora_contract::block::{apply_block, init_chain, Genesis, TxStatus};
-use agora_contract::state::MemState;
-use agora_contract::tx::{account_of, UnsignedTx};
-use agora_contract::{AccountId, Action, Amount, BlockCtx, Label};
-use ed25519_dalek::SigningKey;
+use agora_contract::block::{apply_block, TxStatus};
+use agora_contract::tx::UnsignedTx;
+use agora_contract::{Action, Amount, BlockCtx};
 
 const SENDERS: usize = 1_000;
 
@@ -27,23 +27,12 @@ fn main() {
         .next()
         .map_or(1_000, |a| a.parse().expect("BLOCK is a number"));
 
-    let keys: Vec<SigningKey> = (0..SENDERS)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            SigningKey::from_bytes(&seed)
-        })
-        .collect();
-    let ids: Vec<AccountId> = keys.iter().map(account_of).collect();
-    let chain_id = Label::new("agora-bench").unwrap();
-    let genesis = Genesis {
-        chain_id: chain_id.clone(),
-        genesis_time_ms: 1_000,
-        mint_authority: None,
-        allocations: ids.iter().map(|id| (*id, Amount(1_000_000_000))).collect(),
-    };
-    let mut state = MemState::new();
-    state.apply(&init_chain(&genesis).unwrap());
+    let support::FundedChain {
+        keys,
+        ids,
+        chain_id,
+        mut state,
+    } = support::funded_chain(SENDERS, 0);
 
     let sign_start = Instant::now();
     let txs: Vec<Vec<u8>> = (0..tx_count)

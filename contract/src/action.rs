@@ -124,6 +124,33 @@ pub struct PostRequest {
     pub privacy: Privacy,
 }
 
+impl Action {
+    /// The variant's name, stable across versions (for logs, metrics and test coverage).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Transfer { .. } => "Transfer",
+            Action::Mint { .. } => "Mint",
+            Action::CreateEscrow(_) => "CreateEscrow",
+            Action::FundEscrow { .. } => "FundEscrow",
+            Action::MarkCompleted { .. } => "MarkCompleted",
+            Action::Approve { .. } => "Approve",
+            Action::RaiseDispute { .. } => "RaiseDispute",
+            Action::AddEvidence { .. } => "AddEvidence",
+            Action::Resolve { .. } => "Resolve",
+            Action::RegisterProvider { .. } => "RegisterProvider",
+            Action::PostOffer { .. } => "PostOffer",
+            Action::CancelOffer { .. } => "CancelOffer",
+            Action::PostRequest(_) => "PostRequest",
+            Action::AcceptRequest { .. } => "AcceptRequest",
+            Action::CancelRequest { .. } => "CancelRequest",
+            Action::StartTask { .. } => "StartTask",
+            Action::SubmitResult { .. } => "SubmitResult",
+            Action::RateResult { .. } => "RateResult",
+            Action::DeliverPayload { .. } => "DeliverPayload",
+        }
+    }
+}
+
 /// The fields of [`Action::CreateEscrow`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct CreateEscrow {

@@ -1036,11 +1036,7 @@ impl Market {
                 );
                 continue;
             }
-            *self
-                .coverage
-                .successes
-                .entry(action_name(action))
-                .or_default() += 1;
+            *self.coverage.successes.entry(action.name()).or_default() += 1;
             events.extend(receipt.events.iter().map(|event| (position, event)));
             match posted {
                 Posted::Nothing => {}
@@ -1830,24 +1826,6 @@ fn expected_result(
         }
         _ => return None,
     })
-}
-
-fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::RegisterProvider { .. } => "RegisterProvider",
-        Action::PostOffer { .. } => "PostOffer",
-        Action::CancelOffer { .. } => "CancelOffer",
-        Action::PostRequest(_) => "PostRequest",
-        Action::AcceptRequest { .. } => "AcceptRequest",
-        Action::CancelRequest { .. } => "CancelRequest",
-        Action::Transfer { .. } => "Transfer",
-        Action::StartTask { .. } => "StartTask",
-        Action::SubmitResult { .. } => "SubmitResult",
-        Action::RateResult { .. } => "RateResult",
-        Action::MarkCompleted { .. } => "MarkCompleted",
-        Action::Approve { .. } => "Approve",
-        _ => "other",
-    }
 }
 
 /// Runs a scenario with every check, ending with the final jump; returns the market.

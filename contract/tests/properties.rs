@@ -413,30 +413,6 @@ struct Planned {
     action: &'static str,
 }
 
-fn action_name(action: &Action) -> &'static str {
-    match action {
-        Action::Transfer { .. } => "Transfer",
-        Action::Mint { .. } => "Mint",
-        Action::CreateEscrow(_) => "CreateEscrow",
-        Action::FundEscrow { .. } => "FundEscrow",
-        Action::MarkCompleted { .. } => "MarkCompleted",
-        Action::Approve { .. } => "Approve",
-        Action::RaiseDispute { .. } => "RaiseDispute",
-        Action::AddEvidence { .. } => "AddEvidence",
-        Action::Resolve { .. } => "Resolve",
-        Action::RegisterProvider { .. } => "RegisterProvider",
-        Action::PostOffer { .. } => "PostOffer",
-        Action::CancelOffer { .. } => "CancelOffer",
-        Action::PostRequest(_) => "PostRequest",
-        Action::AcceptRequest { .. } => "AcceptRequest",
-        Action::CancelRequest { .. } => "CancelRequest",
-        Action::StartTask { .. } => "StartTask",
-        Action::SubmitResult { .. } => "SubmitResult",
-        Action::RateResult { .. } => "RateResult",
-        Action::DeliverPayload { .. } => "DeliverPayload",
-    }
-}
-
 /// Drives a [`Chain`] with generated blocks and checks every property after each block.
 struct Harness {
     chain: Chain,
@@ -754,7 +730,7 @@ impl Harness {
             };
             let signer = self.signer(tx.who, escrows.get(&id));
             let action = self.action(&tx.op, time_ms, id);
-            let name = action_name(&action);
+            let name = action.name();
             let (bytes, expect) = self.envelope(tx.envelope, signer, action, height, &mut next);
             txs.push(bytes);
             planned.push(Planned {

@@ -133,6 +133,19 @@ pub fn apply_block(
     ctx: &BlockCtx,
     txs: &[Vec<u8>],
 ) -> Result<BlockOutcome, BlockError> {
+    apply_block_with(view, ctx, txs, &[])
+}
+
+/// [`apply_block`] for a driver that has already checked signatures: `verified[i]` true
+/// means the driver ran [`SignedTx::verify_signature`] on exactly `txs[i]` and it passed,
+/// so it is not run again. Indices beyond `verified` are checked here. The result is the
+/// same as [`apply_block`]'s for truthful flags; replay passes none and checks everything.
+pub fn apply_block_with(
+    view: &dyn StateView,
+    ctx: &BlockCtx,
+    txs: &[Vec<u8>],
+    verified: &[bool],
+) -> Result<BlockOutcome, BlockError> {
     let head = load::<ChainHead>(view, &keys::chain_head())
         .map_err(BlockError::Hook)?
         .unwrap_or_default();
@@ -167,7 +180,11 @@ pub fn apply_block(
     let hook_events = run_timeouts(&mut block, ctx).map_err(BlockError::Hook)?;
     let receipts = txs
         .iter()
-        .map(|bytes| apply_tx(&mut block, ctx, bytes))
+        .enumerate()
+        .map(|(index, bytes)| {
+            let checked = verified.get(index).copied().unwrap_or(false);
+            apply_tx_with(&mut block, ctx, bytes, checked)
+        })
         .collect();
     Ok(BlockOutcome {
         hook_events,
@@ -217,6 +234,17 @@ fn run_timeouts(block: &mut Changes, ctx: &BlockCtx) -> Result<Vec<Event>, TxErr
 
 /// Applies one transaction's bytes within the block's buffer and returns its receipt.
 pub fn apply_tx(block: &mut Changes, ctx: &BlockCtx, bytes: &[u8]) -> Receipt {
+    apply_tx_with(block, ctx, bytes, false)
+}
+
+/// [`apply_tx`], skipping the signature check when `signature_verified` (see
+/// [`apply_block_with`]).
+pub fn apply_tx_with(
+    block: &mut Changes,
+    ctx: &BlockCtx,
+    bytes: &[u8],
+    signature_verified: bool,
+) -> Receipt {
     let tx_hash = crate::ids::sha256(&[bytes]);
     let failed = |error| Receipt {
         tx_hash,
@@ -228,7 +256,7 @@ pub fn apply_tx(block: &mut Changes, ctx: &BlockCtx, bytes: &[u8]) -> Receipt {
         Ok(tx) => tx,
         Err(error) => return failed(error),
     };
-    let account = match check_envelope(block, ctx, &tx) {
+    let account = match check_envelope(block, ctx, &tx, signature_verified) {
         Ok(account) => account,
         Err(error) => return failed(error),
     };
@@ -269,8 +297,11 @@ fn check_envelope(
     view: &dyn StateView,
     ctx: &BlockCtx,
     tx: &SignedTx,
+    signature_verified: bool,
 ) -> Result<wallet::Account, TxError> {
-    tx.verify_signature()?;
+    if !signature_verified {
+        tx.verify_signature()?;
+    }
     if tx.tx.chain_id != ctx.chain_id {
         return Err(TxError::WrongChain);
     }

@@ -1,0 +1,253 @@
+//! Unit tests of the commitment: rs_merkle shape, proofs for present and absent keys,
+//! tampering, and incremental roots equal to rebuilt ones.
+
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects
+)]
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+
+fn key(i: u32) -> Vec<u8> {
+    let mut key = vec![0x01];
+    key.extend_from_slice(&i.to_be_bytes());
+    key
+}
+
+fn filled(n: u32) -> StateTree {
+    let mut tree = StateTree::new();
+    for i in 0..n {
+        tree.set(&key(i), Some(&i.to_le_bytes()));
+    }
+    tree.commit();
+    tree
+}
+
+#[test]
+fn empty_state_root_is_the_all_empty_top_tree() {
+    let tree = StateTree::new();
+    assert_eq!(tree.root(), empty_subtree_roots()[16]);
+    let leaves = vec![EMPTY_ROOT; BUCKETS as usize];
+    assert_eq!(merkle_root(&leaves), tree.root());
+}
+
+#[test]
+fn top_tree_matches_rs_merkle_over_bucket_roots() {
+    let tree = filled(300);
+    let roots: Vec<Hash> = (0..BUCKETS as usize)
+        .map(|b| tree.node(BUCKETS as usize + b))
+        .collect();
+    assert_eq!(merkle_root(&roots), tree.root());
+}
+
+#[test]
+fn incremental_root_equals_rebuilt_root() {
+    let mut tree = filled(500);
+    for i in (0..500).step_by(3) {
+        tree.set(&key(i), None);
+    }
+    for i in 500..700 {
+        tree.set(&key(i), Some(b"new"));
+    }
+    tree.set(&key(1), Some(b"changed"));
+    let (root, changed) = tree.commit();
+    assert!(!changed.is_empty());
+    assert!(changed.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    assert!(changed
+        .iter()
+        .all(|(index, hash)| tree.node(*index as usize) == *hash));
+    assert!(changed
+        .iter()
+        .any(|(index, hash)| *index == 1 && *hash == root));
+
+    let mut rebuilt = StateTree::new();
+    for i in 0..700u32 {
+        let value: Option<Vec<u8>> = if i == 1 {
+            Some(b"changed".to_vec())
+        } else if i >= 500 {
+            Some(b"new".to_vec())
+        } else if i % 3 == 0 {
+            None
+        } else {
+            Some(i.to_le_bytes().to_vec())
+        };
+        if let Some(value) = value {
+            rebuilt.set(&key(i), Some(&value));
+        }
+    }
+    assert_eq!(rebuilt.commit().0, root);
+    assert_eq!(rebuilt.len(), tree.len());
+}
+
+#[test]
+fn rewriting_the_same_value_changes_nothing() {
+    let mut tree = filled(10);
+    tree.set(&key(3), Some(&3u32.to_le_bytes()));
+    assert!(!tree.is_dirty());
+    let before = tree.root();
+    let (after, changed) = tree.commit();
+    assert_eq!(before, after);
+    assert!(changed.is_empty());
+}
+
+#[test]
+fn membership_proofs_verify_for_every_key() {
+    let tree = filled(2_000);
+    let root = tree.root();
+    for i in (0..2_000).step_by(7) {
+        let proof = tree.prove(&key(i));
+        assert_eq!(proof.top_proof.len(), 16);
+        proof
+            .verify_value(&root, &key(i), Some(&i.to_le_bytes()))
+            .unwrap();
+        assert_eq!(
+            proof.verify_value(&root, &key(i), Some(b"other")),
+            Err(ProofError::ValueMismatch)
+        );
+        assert_eq!(
+            proof.verify_value(&root, &key(i), None),
+            Err(ProofError::KeyPresent)
+        );
+    }
+}
+
+#[test]
+fn non_membership_proofs_verify_for_absent_keys() {
+    // Dense enough that buckets hold several keys, so every bracketing case occurs.
+    let mut tree = StateTree::new();
+    for i in 0..200_000u32 {
+        if i % 2 == 0 {
+            tree.set(&key(i), Some(b"v"));
+        }
+    }
+    tree.commit();
+    let root = tree.root();
+    let mut shapes = [0u32; 4];
+    for i in (1..20_000u32).step_by(2) {
+        let proof = tree.prove(&key(i));
+        proof.verify_value(&root, &key(i), None).unwrap();
+        assert_eq!(
+            proof.verify_value(&root, &key(i), Some(b"v")),
+            Err(ProofError::KeyAbsent)
+        );
+        let shape = match (proof.leaves.len(), proof.leaves.first().map(|l| l.index)) {
+            (0, _) => 0,
+            (2, _) => 1,
+            (1, Some(0)) => 2,
+            _ => 3,
+        };
+        shapes[shape] += 1;
+    }
+    assert!(
+        shapes[1] > 0 && shapes[2] > 0 && shapes[3] > 0,
+        "{shapes:?}"
+    );
+    // Sparse: most buckets empty.
+    let sparse = filled(10);
+    let proof = sparse.prove(&key(999_999));
+    assert!(proof.leaves.is_empty() || proof.bucket_leaf_count > 0);
+    proof
+        .verify_value(&sparse.root(), &key(999_999), None)
+        .unwrap();
+}
+
+#[test]
+fn tampered_proofs_are_rejected() {
+    let tree = filled(50_000);
+    let root = tree.root();
+    let present = key(77);
+    let absent = key(9_000_001);
+    for (probe, value) in [
+        (present.clone(), Some(77u32.to_le_bytes().to_vec())),
+        (absent, None),
+    ] {
+        let proof = tree.prove(&probe);
+        proof.verify_value(&root, &probe, value.as_deref()).unwrap();
+        let bytes = proof.to_bytes();
+        for position in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[position] ^= 0x01;
+            if let Ok(bad) = StateProof::decode(&bad) {
+                assert!(
+                    bad.verify_value(&root, &probe, value.as_deref()).is_err(),
+                    "flipping byte {position} was accepted"
+                );
+            }
+        }
+        let mut extra = proof.clone();
+        extra.bucket_proof.push([7; 32]);
+        assert!(extra.verify(&root, &probe).is_err());
+        let mut wrong_root = root;
+        wrong_root[0] ^= 1;
+        assert_eq!(
+            proof.verify(&wrong_root, &probe),
+            Err(ProofError::WrongRoot)
+        );
+    }
+}
+
+#[test]
+fn a_present_key_cannot_be_proven_absent_with_its_neighbours() {
+    let mut tree = StateTree::new();
+    for i in 0..100_000u32 {
+        tree.set(&key(i), Some(b"v"));
+    }
+    tree.commit();
+    let root = tree.root();
+    // Find a bucket with at least three keys and try to skip the middle one.
+    let target = key(5);
+    let bucket = bucket_of(&target);
+    let leaves: Vec<(Vec<u8>, Hash)> = tree
+        .bucket_leaves(bucket)
+        .map(|(k, h)| (k.to_vec(), *h))
+        .collect();
+    let position = leaves.iter().position(|(k, _)| *k == target).unwrap();
+    let mut without: Vec<(&[u8], Hash)> = leaves.iter().map(|(k, h)| (k.as_slice(), *h)).collect();
+    without.remove(position);
+    let forged = bucket_part(&without, &target);
+    let proof = StateProof {
+        version: PROOF_VERSION,
+        bucket_leaf_count: forged.leaf_count,
+        leaves: forged.leaves,
+        bucket_proof: forged.proof,
+        top_proof: tree.top_proof(bucket),
+    };
+    assert!(proof.verify_value(&root, &target, None).is_err());
+}
+
+#[test]
+fn proof_hash_count_matches_rs_merkle() {
+    for total in 1..40usize {
+        let leaves: Vec<Hash> = (0..total)
+            .map(|i| list_leaf(&(i as u64).to_le_bytes()))
+            .collect();
+        let tree = rs_merkle::MerkleTree::<CommitHasher>::from_leaves(&leaves);
+        for first in 0..total {
+            let mut shown = vec![first];
+            if first + 1 < total {
+                shown.push(first + 1);
+            }
+            for indices in [vec![first], shown] {
+                let proof = tree.proof(&indices);
+                assert_eq!(
+                    proof.proof_hashes().len(),
+                    proof::proof_hash_count(&indices, total)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn list_roots_are_domain_separated_and_ordered() {
+    let a = [[1u8; 32], [2u8; 32]];
+    let b = [[2u8; 32], [1u8; 32]];
+    assert_ne!(list_root(&a), list_root(&b));
+    assert_eq!(list_root::<[u8; 32]>(&[]), EMPTY_ROOT);
+    assert_ne!(list_leaf(&[1u8; 32]), [1u8; 32]);
+}

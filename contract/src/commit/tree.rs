@@ -1,0 +1,273 @@
+//! The in-memory state tree: leaves grouped in buckets, bucket roots in a fixed top tree
+//! kept as a heap-ordered array. Writes mark buckets dirty; [`StateTree::commit`] rebuilds
+//! only those buckets and their paths and reports every top-tree node it changed, so a
+//! store can keep node versions for historical proofs.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use super::{
+    bucket_of, empty_subtree_roots, leaf_hash, merkle_root, node_hash, value_hash, CommitHasher,
+    ProvenLeaf, StateProof, BUCKETS, EMPTY_ROOT, PROOF_VERSION,
+};
+use crate::ids::Hash;
+
+/// One state entry as the tree holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    value_hash: Hash,
+    leaf: Hash,
+}
+
+/// Buckets of key-sorted leaves plus the top tree over their roots.
+#[derive(Clone, Debug)]
+pub struct StateTree {
+    buckets: Vec<BTreeMap<Vec<u8>, Entry>>,
+    /// Heap order: index 1 is the state root, `BUCKETS + b` is bucket b's root.
+    nodes: Vec<Hash>,
+    dirty: BTreeSet<u16>,
+    entries: u64,
+}
+
+impl Default for StateTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StateTree {
+    /// An empty state: every bucket empty, root = the all-empty top tree's root.
+    pub fn new() -> Self {
+        let empty = empty_subtree_roots();
+        let size = bucket_count().saturating_mul(2);
+        let mut nodes = Vec::with_capacity(size);
+        nodes.push(EMPTY_ROOT); // index 0 is unused
+        for index in 1..size {
+            let level = top_level_of(index);
+            nodes.push(empty.get(level).copied().unwrap_or(EMPTY_ROOT));
+        }
+        StateTree {
+            buckets: (0..bucket_count()).map(|_| BTreeMap::new()).collect(),
+            nodes,
+            dirty: BTreeSet::new(),
+            entries: 0,
+        }
+    }
+
+    /// Number of keys in the state.
+    pub fn len(&self) -> u64 {
+        self.entries
+    }
+
+    /// Whether the state holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// Whether writes are waiting for [`StateTree::commit`].
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Sets `key` to `value` (`None` deletes it).
+    pub fn set(&mut self, key: &[u8], value: Option<&[u8]>) {
+        self.set_hashed(key, value.map(value_hash));
+    }
+
+    /// Sets `key` to a value already hashed with [`value_hash`] (`None` deletes it).
+    pub fn set_hashed(&mut self, key: &[u8], hashed: Option<Hash>) {
+        let bucket = bucket_of(key);
+        let Some(leaves) = self.buckets.get_mut(usize::from(bucket)) else {
+            return;
+        };
+        let changed = match hashed {
+            Some(value_hash) => {
+                let entry = Entry {
+                    value_hash,
+                    leaf: leaf_hash(key, &value_hash),
+                };
+                match leaves.insert(key.to_vec(), entry) {
+                    Some(previous) => previous != entry,
+                    None => {
+                        self.entries = self.entries.saturating_add(1);
+                        true
+                    }
+                }
+            }
+            None => {
+                let removed = leaves.remove(key).is_some();
+                if removed {
+                    self.entries = self.entries.saturating_sub(1);
+                }
+                removed
+            }
+        };
+        if changed {
+            self.dirty.insert(bucket);
+        }
+    }
+
+    /// Applies a batch of writes (`None` deletes).
+    pub fn apply<'a>(&mut self, writes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>) {
+        for (key, value) in writes {
+            self.set(key, value);
+        }
+    }
+
+    /// Rebuilds the dirty buckets and their paths. Returns the new state root and every
+    /// top-tree node that changed, as (heap index, hash) in ascending index order; heap
+    /// index `BUCKETS + b` is bucket b's root and index 1 the state root.
+    pub fn commit(&mut self) -> (Hash, Vec<(u32, Hash)>) {
+        let dirty = core::mem::take(&mut self.dirty);
+        let mut changed: Vec<(u32, Hash)> = Vec::new();
+        let mut level: Vec<usize> = Vec::with_capacity(dirty.len());
+        for bucket in dirty {
+            let root = self.bucket_root(bucket);
+            let index = bucket_count().saturating_add(usize::from(bucket));
+            self.write_node(index, root, &mut changed);
+            level.push(index);
+        }
+        while level.first().is_some_and(|index| *index > 1) {
+            let mut parents: Vec<usize> = level.iter().map(|index| index / 2).collect();
+            parents.dedup();
+            for parent in &parents {
+                let left = self.node(parent.saturating_mul(2));
+                let right = self.node(parent.saturating_mul(2).saturating_add(1));
+                self.write_node(*parent, node_hash(&left, &right), &mut changed);
+            }
+            level = parents;
+        }
+        changed.sort_unstable_by_key(|(index, _)| *index);
+        (self.root(), changed)
+    }
+
+    /// The state root as of the last [`StateTree::commit`].
+    pub fn root(&self) -> Hash {
+        self.node(1)
+    }
+
+    /// A top-tree node by heap index ([`EMPTY_ROOT`] outside the tree).
+    pub fn node(&self, index: usize) -> Hash {
+        self.nodes.get(index).copied().unwrap_or(EMPTY_ROOT)
+    }
+
+    /// The leaves of one bucket in key order, as (key, value hash).
+    pub fn bucket_leaves(&self, bucket: u16) -> impl Iterator<Item = (&[u8], &Hash)> {
+        self.buckets
+            .get(usize::from(bucket))
+            .into_iter()
+            .flat_map(|leaves| leaves.iter())
+            .map(|(key, entry)| (key.as_slice(), &entry.value_hash))
+    }
+
+    /// The 16 sibling hashes from bucket `bucket` up to the root, bottom first.
+    pub fn top_proof(&self, bucket: u16) -> Vec<Hash> {
+        let mut index = bucket_count().saturating_add(usize::from(bucket));
+        let mut siblings = Vec::with_capacity(16);
+        while index > 1 {
+            siblings.push(self.node(index ^ 1));
+            index /= 2;
+        }
+        siblings
+    }
+
+    /// A membership or non-membership proof for `key` against the last committed root.
+    /// Call [`StateTree::commit`] first; writes made since are not reflected.
+    pub fn prove(&self, key: &[u8]) -> StateProof {
+        let bucket = bucket_of(key);
+        let leaves: Vec<(&[u8], Hash)> = self
+            .bucket_leaves(bucket)
+            .map(|(leaf_key, hash)| (leaf_key, *hash))
+            .collect();
+        let part = bucket_part(&leaves, key);
+        StateProof {
+            version: PROOF_VERSION,
+            bucket_leaf_count: part.leaf_count,
+            leaves: part.leaves,
+            bucket_proof: part.proof,
+            top_proof: self.top_proof(bucket),
+        }
+    }
+
+    fn bucket_root(&self, bucket: u16) -> Hash {
+        let leaves: Vec<Hash> = self
+            .buckets
+            .get(usize::from(bucket))
+            .into_iter()
+            .flat_map(|leaves| leaves.values())
+            .map(|entry| entry.leaf)
+            .collect();
+        merkle_root(&leaves)
+    }
+
+    fn write_node(&mut self, index: usize, hash: Hash, changed: &mut Vec<(u32, Hash)>) {
+        if let Some(slot) = self.nodes.get_mut(index) {
+            if *slot != hash {
+                *slot = hash;
+                changed.push((u32::try_from(index).unwrap_or(u32::MAX), hash));
+            }
+        }
+    }
+}
+
+/// The bucket half of a proof: which leaves are shown and the rs_merkle proof for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketPart {
+    pub leaf_count: u32,
+    pub leaves: Vec<ProvenLeaf>,
+    pub proof: Vec<Hash>,
+    pub root: Hash,
+}
+
+/// Builds the bucket half of a proof for `key` from the bucket's leaves (key-sorted, as
+/// (key, value hash)): the key's own leaf if present, else the neighbours that bracket it
+/// (one at either end, none if the bucket is empty). Stores with historical buckets use
+/// this to prove past heights.
+pub fn bucket_part(leaves: &[(&[u8], Hash)], key: &[u8]) -> BucketPart {
+    let leaf_hashes: Vec<Hash> = leaves
+        .iter()
+        .map(|(leaf_key, hash)| leaf_hash(leaf_key, hash))
+        .collect();
+    let count = leaves.len();
+    let shown: Vec<usize> = match leaves.binary_search_by(|(leaf_key, _)| (*leaf_key).cmp(key)) {
+        Ok(found) => alloc::vec![found],
+        Err(_) if count == 0 => Vec::new(),
+        Err(0) => alloc::vec![0],
+        Err(at) if at == count => alloc::vec![at.saturating_sub(1)],
+        Err(at) => alloc::vec![at.saturating_sub(1), at],
+    };
+    let tree = rs_merkle::MerkleTree::<CommitHasher>::from_leaves(&leaf_hashes);
+    let proof = if shown.is_empty() {
+        Vec::new()
+    } else {
+        tree.proof(&shown).proof_hashes().to_vec()
+    };
+    BucketPart {
+        leaf_count: u32::try_from(count).unwrap_or(u32::MAX),
+        leaves: shown
+            .iter()
+            .filter_map(|index| {
+                let (leaf_key, hash) = leaves.get(*index)?;
+                Some(ProvenLeaf {
+                    index: u32::try_from(*index).ok()?,
+                    key: leaf_key.to_vec(),
+                    value_hash: *hash,
+                })
+            })
+            .collect(),
+        proof,
+        root: tree.root().unwrap_or(EMPTY_ROOT),
+    }
+}
+
+fn bucket_count() -> usize {
+    usize::try_from(BUCKETS).unwrap_or(0)
+}
+
+/// Height above the bucket level of a heap index in the top tree (0 for bucket roots).
+fn top_level_of(index: usize) -> usize {
+    let depth = usize::try_from(usize::BITS.saturating_sub(index.leading_zeros()))
+        .unwrap_or(0)
+        .saturating_sub(1);
+    16usize.saturating_sub(depth)
+}

@@ -18,6 +18,7 @@ pub const MAX_EVIDENCE: u32 = 16;
 
 /// One state-changing action, signed by the transaction's signer.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Action {
     /// Move `amount` of the signer's available funds to `to`.
     Transfer {
@@ -109,6 +110,7 @@ pub enum Action {
 
 /// The fields of [`Action::PostRequest`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PostRequest {
     /// Chosen by the client, so a retried post is rejected rather than applied twice.
     pub id: Uuid,
@@ -153,6 +155,7 @@ impl Action {
 
 /// The fields of [`Action::CreateEscrow`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CreateEscrow {
     /// Chosen by the client, so a retried creation is rejected rather than applied twice.
     pub id: Uuid,

@@ -22,6 +22,7 @@ pub const BPS_DENOMINATOR: u16 = 10_000;
     BorshSerialize,
     BorshDeserialize,
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Amount(pub u64);
 
 impl Amount {

@@ -21,6 +21,7 @@ use crate::wallet::{self, ChainConfig, Supply};
 
 /// The chain's starting point.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Genesis {
     pub chain_id: Label,
     /// Block time of genesis; the first block must be later.
@@ -41,6 +42,7 @@ pub enum GenesisError {
 
 /// The last applied block, kept in state so heights and times can only move forward.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChainHead {
     pub height: u64,
     pub time_ms: u64,
@@ -48,6 +50,7 @@ pub struct ChainHead {
 
 /// Whether a transaction did what it asked.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum TxStatus {
     Success,
     Failed(TxError),
@@ -55,6 +58,7 @@ pub enum TxStatus {
 
 /// The result of one transaction in a block.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Receipt {
     pub tx_hash: Hash,
     pub status: TxStatus,

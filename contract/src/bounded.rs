@@ -9,6 +9,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 /// A vector of at most `N` elements, encoded like a borsh `Vec` (u32 length, then items).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BoundedVec<T, const N: u32>(Vec<T>);
 
 impl<T, const N: u32> BoundedVec<T, N> {
@@ -90,6 +91,7 @@ impl<T: BorshDeserialize, const N: u32> BorshDeserialize for BoundedVec<T, N> {
 /// A short name: 1 to 32 bytes of ASCII `[a-z0-9_-]`. Used for the chain id, and for task
 /// types and capabilities.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Label(String);
 
 impl Label {
@@ -136,6 +138,7 @@ impl BorshDeserialize for Label {
 /// A content identifier for evidence: 1 to 128 bytes of printable ASCII without spaces
 /// (IPFS CIDs, URLs, hashes in hex all fit).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Cid(String);
 
 impl Cid {

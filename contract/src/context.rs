@@ -10,6 +10,7 @@ use crate::ids::AccountId;
 /// The block being applied. Height and time come from the consensus driver; time is unix
 /// milliseconds and strictly increases from block to block.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BlockCtx {
     pub chain_id: Label,
     pub height: u64,

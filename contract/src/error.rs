@@ -11,6 +11,7 @@ use crate::escrow::EscrowStatus;
 
 /// Why a transaction, or one of its checks, was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum TxError {
     // --- envelope: checked before the action; a failure here changes nothing ---
     #[error("transaction is {size_bytes} bytes, more than the limit of {max_bytes}")]

@@ -17,6 +17,7 @@ pub const AUDIT_GENESIS_DOMAIN: &[u8] = b"agora/audit/v1\0";
 
 /// One thing that happened, in a receipt or in a block hook's list.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Event {
     Minted {
         to: AccountId,
@@ -36,6 +37,7 @@ pub enum Event {
 
 /// A step in the market.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum MarketEvent {
     ProviderRegistered {
         provider: AccountId,
@@ -104,6 +106,7 @@ pub enum MarketEvent {
 
 /// Why funds left an escrow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum SettleCause {
     /// The kind's approval rule was met.
     Approval,
@@ -121,6 +124,7 @@ pub enum SettleCause {
 
 /// A step in one escrow's life.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum EscrowEvent {
     Created {
         requester: AccountId,
@@ -170,6 +174,7 @@ pub enum EscrowEvent {
 
 /// What produced an event: a transaction, or the block hook at a height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum EventSource {
     Tx { hash: Hash },
     BlockHook { height: u64 },

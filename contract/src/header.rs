@@ -16,6 +16,7 @@ pub const HEADER_VERSION: u8 = 1;
 
 /// A block header. Height 0 is the genesis header (no transactions).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Header {
     pub version: u8,
     pub chain_id: Label,

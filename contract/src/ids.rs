@@ -14,6 +14,7 @@ pub type Hash = [u8; 32];
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
 )]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AccountId(pub [u8; 32]);
 
 impl core::fmt::Debug for AccountId {

@@ -20,6 +20,7 @@ pub const MAX_TX_BYTES: u32 = 64 * 1024;
 
 /// Everything the signer signs.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UnsignedTx {
     pub chain_id: Label,
     pub signer: AccountId,

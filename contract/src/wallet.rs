@@ -16,6 +16,7 @@ use crate::state::{keys, load, scan, Changes, StateView};
 
 /// An account's own record. A missing record reads as the default: no funds, nonce 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Account {
     pub available: Amount,
     /// The nonce the account's next transaction must carry.
@@ -24,6 +25,7 @@ pub struct Account {
 
 /// Chain-wide settings fixed at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChainConfig {
     pub chain_id: Label,
     /// The one account allowed to `Mint`; `None` fixes the supply at genesis.
@@ -32,12 +34,14 @@ pub struct ChainConfig {
 
 /// Everything ever created: genesis allocations plus mints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Supply {
     pub total_minted: Amount,
 }
 
 /// What a client sees of an account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AccountView {
     pub available: Amount,
     /// Funds this account has in open escrows and request reservations (held by those

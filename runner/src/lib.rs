@@ -1,2 +1,13 @@
-//! The Agora node. Empty for now: the mempool, sequencer, RocksDB store and HTTP API arrive
-//! with the runner issue. Nothing here works yet and nothing claims to.
+//! The Agora node (`agora-runner`): the application boundary over the contract, the
+//! mempool, the single-sequencer driver, the RocksDB store with the Merkle commitment, and
+//! the HTTP API. See ARCHITECTURE.md for the data flow.
+
+pub mod api;
+pub mod app;
+pub mod genesis;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod replay;
+pub mod sequencer;
+pub mod store;

@@ -12,7 +12,10 @@
 mod proof;
 mod tree;
 
-pub use proof::{ProofError, ProvenLeaf, StateProof, PROOF_VERSION};
+pub use proof::{
+    proof_hash_count, ProofError, ProvenLeaf, StateProof, MAX_KEY_BYTES, MAX_PROOF_BYTES,
+    PROOF_VERSION,
+};
 pub use tree::{bucket_part, BucketPart, StateTree};
 
 use alloc::vec::Vec;

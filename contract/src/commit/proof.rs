@@ -18,6 +18,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 
 /// One leaf shown by a proof.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProvenLeaf {
     /// Position of the leaf in its bucket (key order).
     pub index: u32,
@@ -27,6 +28,7 @@ pub struct ProvenLeaf {
 
 /// A membership or non-membership proof for one key against a state root.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct StateProof {
     pub version: u8,
     /// Number of leaves in the key's bucket.

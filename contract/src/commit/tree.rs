@@ -69,6 +69,14 @@ impl StateTree {
         !self.dirty.is_empty()
     }
 
+    /// The value hash `key` holds, if present.
+    pub fn value_hash_of(&self, key: &[u8]) -> Option<Hash> {
+        self.buckets
+            .get(usize::from(bucket_of(key)))
+            .and_then(|leaves| leaves.get(key))
+            .map(|entry| entry.value_hash)
+    }
+
     /// Sets `key` to `value` (`None` deletes it).
     pub fn set(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.set_hashed(key, value.map(value_hash));

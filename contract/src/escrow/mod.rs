@@ -40,6 +40,7 @@ pub const MAX_DISPUTE_WINDOW_MS: u64 = 90 * 24 * 60 * 60 * 1000;
 
 /// Who decides a release or refund (see the table in SPEC §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum EscrowKind {
     /// One party, against its own interest only.
     Single,
@@ -53,6 +54,7 @@ pub enum EscrowKind {
 
 /// A decision outside a dispute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Decision {
     Release,
     Refund,
@@ -60,6 +62,7 @@ pub enum Decision {
 
 /// An arbitrator's decision of a dispute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Outcome {
     Release,
     Refund,
@@ -71,6 +74,7 @@ pub enum Outcome {
 
 /// Where an escrow is in its life. The last four are terminal and hold nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum EscrowStatus {
     Created,
     Funded,
@@ -93,6 +97,7 @@ impl EscrowStatus {
 
 /// An approver's latest decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Approval {
     pub by: AccountId,
     pub decision: Decision,
@@ -100,6 +105,7 @@ pub struct Approval {
 
 /// An arbitrator's latest vote in a dispute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Vote {
     pub by: AccountId,
     pub outcome: Outcome,
@@ -107,6 +113,7 @@ pub struct Vote {
 
 /// An open (or decided) dispute.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Dispute {
     pub raised_by: AccountId,
     pub reason_hash: Hash,
@@ -121,6 +128,7 @@ pub struct Dispute {
 
 /// The escrow record stored under `keys::escrow(id)`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Escrow {
     pub id: Uuid,
     pub requester: AccountId,

@@ -56,6 +56,7 @@ pub const MAX_REVIEW_WINDOW_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 /// A quality minimum: the requester's score for `metric` must be at least `min_bps`.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct QualityMin {
     pub metric: Label,
     pub min_bps: u16,
@@ -63,6 +64,7 @@ pub struct QualityMin {
 
 /// A requester's score for one metric, in bps.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct QualityScore {
     pub metric: Label,
     pub score_bps: u16,
@@ -70,6 +72,7 @@ pub struct QualityScore {
 
 /// Service terms of a request, evaluated once per assignment.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Sla {
     /// `StartTask` time − assignment time must not exceed this.
     pub max_response_ms: u64,
@@ -85,6 +88,7 @@ pub struct Sla {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum AssignmentStatus {
     Assigned,
     Started,
@@ -110,6 +114,7 @@ impl AssignmentStatus {
 
 /// A registered provider.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Provider {
     pub account: AccountId,
     /// Sorted and distinct.
@@ -139,6 +144,7 @@ pub fn settlement_price(ask: Amount, bid: Amount, score: u16) -> Result<Amount, 
 
 /// What a request asks for.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TaskSpec {
     pub task_type: Label,
     /// Sorted and distinct; a provider must have all of them.
@@ -149,6 +155,7 @@ pub struct TaskSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum OfferStatus {
     Open,
     /// Capacity used up.
@@ -159,6 +166,7 @@ pub enum OfferStatus {
 
 /// A provider's resting offer.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Offer {
     pub id: Uuid,
     pub provider: AccountId,
@@ -174,6 +182,7 @@ pub struct Offer {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum RequestStatus {
     Open,
     /// Every unit assigned, or `max_providers` slices taken.
@@ -185,6 +194,7 @@ pub enum RequestStatus {
 
 /// A request and its first-accept auction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Request {
     pub id: Uuid,
     pub requester: AccountId,
@@ -210,6 +220,7 @@ pub struct Request {
 
 /// One provider's slice of a request; its funds are in the escrow with the same id.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Assignment {
     pub id: Uuid,
     pub request_id: Uuid,
@@ -253,6 +264,7 @@ impl Assignment {
 
 /// Sequence numbers kept in state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MarketCounters {
     pub next_offer_sequence: u64,
 }

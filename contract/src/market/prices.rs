@@ -15,6 +15,7 @@ pub const WINDOW_HOURS: u64 = 24;
 
 /// One hour of one task type's assignments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PriceBucket {
     pub volume_units: u64,
     /// Σ price × units.
@@ -28,6 +29,7 @@ pub struct PriceBucket {
 
 /// The trailing 24 h figures for a task type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PriceStats {
     pub vwap: Amount,
     pub mean_price: Amount,

@@ -24,6 +24,7 @@ pub const MAX_RECIPIENTS: u32 = 8;
 
 /// A payload encrypted to one provider.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Sealed {
     pub provider: AccountId,
     pub ciphertext: BoundedVec<u8, MAX_CIPHERTEXT_BYTES>,
@@ -31,6 +32,7 @@ pub struct Sealed {
 
 /// Who may see a request's payload, and so who may take it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Privacy {
     Public {
         payload: BoundedVec<u8, MAX_PAYLOAD_BYTES>,

@@ -1,0 +1,504 @@
+//! The application boundary (SPEC §1): an ABCI++-shaped interface between a consensus
+//! driver and the state machine. Transactions cross it as opaque bytes; height, time and
+//! proposer come from the driver. The single sequencer (`sequencer.rs`) is one driver; a
+//! BFT engine would be another, using the same calls.
+//!
+//! `AgoraApp` implements it over the contract, the in-memory `StateTree` and the RocksDB
+//! `Store`. `finalize_block` executes and stages; `commit` writes the staged block in one
+//! synced batch. Re-running `finalize_block` for the same height (say after a failed
+//! commit) first rolls the staged tree changes back, so it is idempotent.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use agora_contract::block::{apply_block_with, init_chain, BlockError, Genesis, Receipt};
+use agora_contract::bounded::Label;
+use agora_contract::commit::{list_root, value_hash, StateProof, StateTree};
+use agora_contract::context::BlockCtx;
+use agora_contract::event::Event;
+use agora_contract::header::SignedHeader;
+use agora_contract::ids::{sha256, AccountId, Hash};
+use agora_contract::state::WriteSet;
+use agora_contract::tx::{SignedTx, MAX_TX_BYTES};
+use agora_contract::wallet;
+use agora_contract::TxError;
+
+use crate::store::{BlockWrite, Store, StoreError, StoredBlock};
+
+/// What the application reports about itself (ABCI `Info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub chain_id: Label,
+    /// Last committed height, `None` before `init_chain`.
+    pub height: Option<u64>,
+    /// State root after the last committed block.
+    pub state_root: Hash,
+    /// Hash of the last committed header.
+    pub last_header_hash: Hash,
+    pub last_time_ms: u64,
+}
+
+/// A transaction that passed `check_tx`.
+#[derive(Clone, Debug)]
+pub struct CheckedTx {
+    pub hash: Hash,
+    pub signer: AccountId,
+    pub nonce: u64,
+    pub valid_until_height: Option<u64>,
+    pub bytes: Arc<[u8]>,
+    /// The signer's nonce in committed state when checked.
+    pub committed_nonce: u64,
+}
+
+/// A block the driver decided on, to execute (ABCI `FinalizeBlock` request).
+#[derive(Clone, Debug)]
+pub struct ProposedBlock {
+    pub height: u64,
+    pub time_ms: u64,
+    pub proposer: AccountId,
+    pub txs: Vec<Arc<[u8]>>,
+}
+
+/// The execution result of a block, staged until `commit`.
+#[derive(Clone, Debug)]
+pub struct FinalizedBlock {
+    pub height: u64,
+    pub time_ms: u64,
+    pub receipts: Vec<Receipt>,
+    pub hook_events: Vec<Event>,
+    pub tx_root: Hash,
+    pub receipts_root: Hash,
+    pub hook_events_hash: Hash,
+    pub state_root: Hash,
+}
+
+/// Failures of the application boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("block rejected by the state machine: {0}")]
+    Block(#[from] BlockError),
+    #[error("genesis rejected: {0}")]
+    Genesis(String),
+    #[error("chain is already initialised")]
+    AlreadyInitialised,
+    #[error("chain is not initialised")]
+    NotInitialised,
+    #[error("nothing staged for height {0}")]
+    NothingStaged(u64),
+    #[error("header does not match the staged block: {0}")]
+    HeaderMismatch(&'static str),
+    #[error("state root {computed} rebuilt from the store differs from the header's {stored} at height {height}")]
+    RootMismatch {
+        height: u64,
+        computed: String,
+        stored: String,
+    },
+}
+
+/// The ABCI++-shaped interface a consensus driver calls.
+pub trait Application {
+    /// Chain id, last committed height, state root and header hash.
+    fn info(&self) -> Info;
+    /// Executes genesis and stages it as height 0; the driver then commits its header.
+    fn init_chain(&mut self, genesis: &Genesis) -> Result<FinalizedBlock, AppError>;
+    /// Stateless checks plus the committed nonce: may this transaction enter a mempool?
+    fn check_tx(&self, bytes: &[u8], next_height: u64) -> Result<CheckedTx, TxError>;
+    /// Orders and trims candidate transactions into a block body within `max_bytes`.
+    fn prepare_proposal(&self, candidates: Vec<CheckedTx>, max_bytes: usize) -> Vec<CheckedTx>;
+    /// Executes a decided block against committed state and stages the result.
+    fn finalize_block(&mut self, block: &ProposedBlock) -> Result<FinalizedBlock, AppError>;
+    /// Writes the staged block with its signed header in one atomic, synced batch.
+    fn commit(&mut self, header: SignedHeader) -> Result<(), AppError>;
+    /// A state value at a height, with its proof when asked.
+    fn query(&self, key: &[u8], height: Option<u64>, prove: bool) -> Result<QueryResult, AppError>;
+}
+
+/// Answer to [`Application::query`].
+#[derive(Clone, Debug)]
+pub struct QueryResult {
+    pub height: u64,
+    pub value: Option<Vec<u8>>,
+    pub proof: Option<StateProof>,
+    pub header: SignedHeader,
+}
+
+/// What a staged block needs at commit time.
+struct Staged {
+    finalized: FinalizedBlock,
+    txs: Vec<Vec<u8>>,
+    writes: WriteSet,
+    nodes: Vec<(u32, Hash)>,
+    /// Value hashes the tree held before the block, to roll it back.
+    rollback: Vec<(Vec<u8>, Option<Hash>)>,
+}
+
+/// The parts of the application any thread may use: the store, the chain id and the
+/// signature cache that lets `finalize_block` skip signatures `check_tx` verified.
+pub struct AppShared {
+    pub store: Arc<Store>,
+    pub chain_id: Label,
+    verified: Mutex<HashSet<Hash>>,
+}
+
+/// Bound on remembered verified signatures; when full the cache starts over, which only
+/// costs re-verification.
+const VERIFIED_CACHE_MAX: usize = 1 << 20;
+
+impl AppShared {
+    /// Stateless checks (size, canonical decoding, strict signature, chain id, expiry
+    /// against `next_height`) and the committed nonce (too-low nonces are refused).
+    pub fn check_tx(&self, bytes: &[u8], next_height: u64) -> Result<CheckedTx, TxError> {
+        let size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        if size > MAX_TX_BYTES {
+            return Err(TxError::TxTooLarge {
+                size_bytes: size,
+                max_bytes: MAX_TX_BYTES,
+            });
+        }
+        let tx = SignedTx::decode(bytes)?;
+        tx.check_stateless(&self.chain_id, next_height)?;
+        let hash = sha256(&[bytes]);
+        let committed_nonce = wallet::load_account(&self.store.view(), &tx.tx.signer)?.nonce;
+        if tx.tx.nonce < committed_nonce {
+            return Err(TxError::BadNonce {
+                expected: committed_nonce,
+                found: tx.tx.nonce,
+            });
+        }
+        self.remember_verified(hash);
+        Ok(CheckedTx {
+            hash,
+            signer: tx.tx.signer,
+            nonce: tx.tx.nonce,
+            valid_until_height: tx.tx.valid_until_height,
+            bytes: Arc::from(bytes),
+            committed_nonce,
+        })
+    }
+
+    fn remember_verified(&self, hash: Hash) {
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hash);
+    }
+
+    /// Takes the verified flags for a block's transactions out of the cache.
+    fn take_verified(&self, hashes: &[Hash]) -> Vec<bool> {
+        let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        hashes.iter().map(|hash| cache.remove(hash)).collect()
+    }
+
+    /// The committed nonce of an account (0 if it has no record).
+    pub fn committed_nonce(&self, account: &AccountId) -> u64 {
+        wallet::load_account(&self.store.view(), account)
+            .map(|account| account.nonce)
+            .unwrap_or(0)
+    }
+
+    /// A value at `height` (latest if `None`), with a proof when `prove`.
+    pub fn query(
+        &self,
+        key: &[u8],
+        height: Option<u64>,
+        prove: bool,
+    ) -> Result<QueryResult, AppError> {
+        let head = self.store.head()?.ok_or(AppError::NotInitialised)?;
+        let height = height.unwrap_or(head);
+        let block = self
+            .store
+            .block(height)?
+            .ok_or(StoreError::MissingHeight(height))?;
+        let (value, proof) = if prove || height != head {
+            let (value, proof) = self.store.prove_at(key, height)?;
+            (value, Some(proof))
+        } else {
+            (self.store.state_get(key)?, None)
+        };
+        if let Some(proof) = &proof {
+            // The store is checked against its own header before anything is served.
+            proof
+                .verify_value(&block.header.header.state_root, key, value.as_deref())
+                .map_err(|error| StoreError::Corrupt(format!("proof at {height}: {error}")))?;
+        }
+        Ok(QueryResult {
+            height,
+            value,
+            proof: if prove { proof } else { None },
+            header: block.header,
+        })
+    }
+}
+
+/// The application over the contract, the state tree and the store.
+pub struct AgoraApp {
+    shared: Arc<AppShared>,
+    tree: StateTree,
+    staged: Option<Staged>,
+    last_header_hash: Hash,
+    last_height: Option<u64>,
+    last_time_ms: u64,
+}
+
+impl AgoraApp {
+    /// Opens the application over a store. If the store holds a chain, rebuilds the state
+    /// tree from it and refuses to start unless the root equals the last header's.
+    pub fn open(store: Arc<Store>, chain_id: Label) -> Result<AgoraApp, AppError> {
+        let mut tree = StateTree::new();
+        let head = store.head()?;
+        let mut app = AgoraApp {
+            shared: Arc::new(AppShared {
+                store: store.clone(),
+                chain_id,
+                verified: Mutex::new(HashSet::new()),
+            }),
+            tree: StateTree::new(),
+            staged: None,
+            last_header_hash: [0; 32],
+            last_height: None,
+            last_time_ms: 0,
+        };
+        if let Some(height) = head {
+            for entry in store.state_entries() {
+                let (key, value) = entry?;
+                tree.set_hashed(&key, Some(value_hash(&value)));
+            }
+            let (root, _) = tree.commit();
+            let block = store
+                .block(height)?
+                .ok_or(StoreError::MissingHeight(height))?;
+            if root != block.header.header.state_root {
+                return Err(AppError::RootMismatch {
+                    height,
+                    computed: hex::encode(root),
+                    stored: hex::encode(block.header.header.state_root),
+                });
+            }
+            if block.header.header.chain_id != app.shared.chain_id {
+                return Err(AppError::Genesis(format!(
+                    "the data dir holds chain {}, not {}",
+                    block.header.header.chain_id, app.shared.chain_id
+                )));
+            }
+            app.tree = tree;
+            app.last_header_hash = block.header.header.hash();
+            app.last_height = Some(height);
+            app.last_time_ms = block.header.header.time_ms;
+        }
+        Ok(app)
+    }
+
+    /// The thread-safe half (checks and queries) for the API.
+    pub fn shared(&self) -> Arc<AppShared> {
+        self.shared.clone()
+    }
+
+    /// Number of keys in the state.
+    pub fn state_len(&self) -> u64 {
+        self.tree.len()
+    }
+
+    fn rollback_staged(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            for (key, hash) in staged.rollback {
+                self.tree.set_hashed(&key, hash);
+            }
+            self.tree.commit();
+        }
+    }
+
+    fn stage(
+        &mut self,
+        finalized_base: (u64, u64, Vec<Receipt>, Vec<Event>),
+        txs: Vec<Vec<u8>>,
+        writes: WriteSet,
+    ) -> FinalizedBlock {
+        let (height, time_ms, receipts, hook_events) = finalized_base;
+        let rollback: Vec<(Vec<u8>, Option<Hash>)> = writes
+            .keys()
+            .map(|key| (key.clone(), self.tree.value_hash_of(key)))
+            .collect();
+        for (key, value) in &writes {
+            self.tree.set(key, value.as_deref());
+        }
+        let (state_root, nodes) = self.tree.commit();
+        let tx_hashes: Vec<Hash> = receipts.iter().map(|receipt| receipt.tx_hash).collect();
+        let encoded: Vec<Vec<u8>> = receipts
+            .iter()
+            .map(|receipt| borsh::to_vec(receipt).unwrap_or_default())
+            .collect();
+        let finalized = FinalizedBlock {
+            height,
+            time_ms,
+            tx_root: list_root(&tx_hashes),
+            receipts_root: list_root(&encoded),
+            hook_events_hash: sha256(&[&borsh::to_vec(&hook_events).unwrap_or_default()]),
+            state_root,
+            receipts,
+            hook_events,
+        };
+        self.staged = Some(Staged {
+            finalized: finalized.clone(),
+            txs,
+            writes,
+            nodes,
+            rollback,
+        });
+        finalized
+    }
+
+    /// Undoes every block above `height` (devnet revert). The mempool is the caller's.
+    pub fn revert_to(&mut self, height: u64) -> Result<(), AppError> {
+        self.rollback_staged();
+        let restored = self.shared.store.revert_to(height)?;
+        for (key, value) in &restored {
+            self.tree.set(key, value.as_deref());
+        }
+        let (root, _) = self.tree.commit();
+        let block = self
+            .shared
+            .store
+            .block(height)?
+            .ok_or(StoreError::MissingHeight(height))?;
+        if root != block.header.header.state_root {
+            return Err(AppError::RootMismatch {
+                height,
+                computed: hex::encode(root),
+                stored: hex::encode(block.header.header.state_root),
+            });
+        }
+        self.last_header_hash = block.header.header.hash();
+        self.last_height = Some(height);
+        self.last_time_ms = block.header.header.time_ms;
+        Ok(())
+    }
+}
+
+impl Application for AgoraApp {
+    fn info(&self) -> Info {
+        Info {
+            chain_id: self.shared.chain_id.clone(),
+            height: self.last_height,
+            state_root: self.tree.root(),
+            last_header_hash: self.last_header_hash,
+            last_time_ms: self.last_time_ms,
+        }
+    }
+
+    fn init_chain(&mut self, genesis: &Genesis) -> Result<FinalizedBlock, AppError> {
+        if self.last_height.is_some() {
+            return Err(AppError::AlreadyInitialised);
+        }
+        if genesis.chain_id != self.shared.chain_id {
+            return Err(AppError::Genesis(
+                "genesis chain id differs from the node's".into(),
+            ));
+        }
+        self.rollback_staged();
+        let writes = init_chain(genesis).map_err(|error| AppError::Genesis(error.to_string()))?;
+        Ok(self.stage(
+            (0, genesis.genesis_time_ms, Vec::new(), Vec::new()),
+            Vec::new(),
+            writes,
+        ))
+    }
+
+    fn check_tx(&self, bytes: &[u8], next_height: u64) -> Result<CheckedTx, TxError> {
+        self.shared.check_tx(bytes, next_height)
+    }
+
+    fn prepare_proposal(&self, candidates: Vec<CheckedTx>, max_bytes: usize) -> Vec<CheckedTx> {
+        let mut used = 0usize;
+        candidates
+            .into_iter()
+            .take_while(|tx| {
+                used = used.saturating_add(tx.bytes.len());
+                used <= max_bytes
+            })
+            .collect()
+    }
+
+    fn finalize_block(&mut self, block: &ProposedBlock) -> Result<FinalizedBlock, AppError> {
+        self.rollback_staged();
+        if self.last_height.is_none() {
+            return Err(AppError::NotInitialised);
+        }
+        let ctx = BlockCtx {
+            chain_id: self.shared.chain_id.clone(),
+            height: block.height,
+            time_ms: block.time_ms,
+            proposer: block.proposer,
+        };
+        let txs: Vec<Vec<u8>> = block.txs.iter().map(|tx| tx.to_vec()).collect();
+        let hashes: Vec<Hash> = txs.iter().map(|tx| sha256(&[tx])).collect();
+        let verified = self.shared.take_verified(&hashes);
+        let outcome = apply_block_with(&self.shared.store.view(), &ctx, &txs, &verified)?;
+        Ok(self.stage(
+            (
+                block.height,
+                block.time_ms,
+                outcome.receipts,
+                outcome.hook_events,
+            ),
+            txs,
+            outcome.writes,
+        ))
+    }
+
+    fn commit(&mut self, header: SignedHeader) -> Result<(), AppError> {
+        let height = header.header.height;
+        let staged = self.staged.take().ok_or(AppError::NothingStaged(height))?;
+        let finalized = &staged.finalized;
+        let checks = [
+            (header.header.height == finalized.height, "height"),
+            (header.header.time_ms == finalized.time_ms, "time"),
+            (
+                header.header.state_root == finalized.state_root,
+                "state root",
+            ),
+            (header.header.tx_root == finalized.tx_root, "tx root"),
+            (
+                header.header.receipts_root == finalized.receipts_root,
+                "receipts root",
+            ),
+            (
+                header.header.prev_hash == self.last_header_hash,
+                "previous header hash",
+            ),
+        ];
+        if let Some((_, field)) = checks.iter().find(|(ok, _)| !ok) {
+            self.staged = Some(staged);
+            return Err(AppError::HeaderMismatch(field));
+        }
+        let stored = StoredBlock {
+            header,
+            txs: staged.txs,
+            hook_events: staged.finalized.hook_events.clone(),
+        };
+        let write = BlockWrite {
+            block: &stored,
+            receipts: &staged.finalized.receipts,
+            writes: &staged.writes,
+            nodes: &staged.nodes,
+        };
+        if let Err(error) = self.shared.store.commit_block(&write) {
+            // Nothing was written; put the tree back so a retry starts clean.
+            for (key, hash) in staged.rollback {
+                self.tree.set_hashed(&key, hash);
+            }
+            self.tree.commit();
+            return Err(error.into());
+        }
+        self.last_header_hash = stored.header.header.hash();
+        self.last_height = Some(height);
+        self.last_time_ms = stored.header.header.time_ms;
+        Ok(())
+    }
+
+    fn query(&self, key: &[u8], height: Option<u64>, prove: bool) -> Result<QueryResult, AppError> {
+        self.shared.query(key, height, prove)
+    }
+}

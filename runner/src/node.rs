@@ -1,0 +1,296 @@
+//! The running node: opens the store, initialises the chain from genesis if the data dir
+//! is new, starts the sequencer thread and hands out a [`Node`] handle that the HTTP API
+//! uses to submit transactions, read state and send devnet commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use agora_contract::ids::{sha256, AccountId, Hash};
+use agora_contract::tx::account_of;
+use agora_contract::TxError;
+use ed25519_dalek::SigningKey;
+use tokio::sync::{oneshot, watch};
+
+use crate::app::{AgoraApp, AppError, AppShared, Application};
+use crate::genesis::GenesisDoc;
+use crate::mempool::{Mempool, MempoolConfig, MempoolError, PendingTx};
+use crate::metrics::Metrics;
+use crate::sequencer::{self, Command, Sequencer};
+use crate::store::Store;
+
+/// How blocks are produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// A block every interval, with or without transactions.
+    Interval { block_time_ms: u64 },
+    /// A block as soon as transactions wait.
+    Instant,
+    /// Only on `POST /v1/dev/mine`.
+    Manual,
+}
+
+/// Node settings.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub mode: BlockMode,
+    pub max_block_txs: usize,
+    pub max_block_bytes: usize,
+    pub mempool: MempoolConfig,
+    /// Enables the `/v1/dev/*` controls.
+    pub dev: bool,
+}
+
+impl NodeConfig {
+    /// Devnet defaults: 500 ms blocks, 20 000 txs or 8 MiB per block, dev controls on.
+    pub fn devnet(data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            mode: BlockMode::Interval { block_time_ms: 500 },
+            max_block_txs: 20_000,
+            max_block_bytes: 8 << 20,
+            mempool: MempoolConfig::default(),
+            dev: true,
+        }
+    }
+}
+
+/// Why a submitted transaction was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+}
+
+impl SubmitError {
+    pub fn code(&self) -> u16 {
+        match self {
+            SubmitError::Tx(error) => error.code(),
+            SubmitError::Mempool(error) => error.code(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            SubmitError::Tx(error) => error.name(),
+            SubmitError::Mempool(error) => error.name(),
+        }
+    }
+}
+
+/// Where a submitted transaction stands right after submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Newly admitted to the mempool.
+    Accepted,
+    /// The same bytes were already pending (resubmission is harmless).
+    AlreadyPending,
+    /// The same bytes are already committed.
+    AlreadyCommitted,
+}
+
+/// The handle the API holds.
+pub struct Node {
+    pub app: Arc<AppShared>,
+    pub store: Arc<Store>,
+    pub mempool: Arc<Mutex<Mempool>>,
+    pub genesis: GenesisDoc,
+    pub sequencer_id: AccountId,
+    pub config: NodeConfig,
+    pub metrics: Arc<Metrics>,
+    /// Last committed height; changes wake receipt waiters and event streams.
+    pub committed: watch::Receiver<u64>,
+    commands: std::sync::mpsc::Sender<Command>,
+    head: Arc<AtomicU64>,
+    verifier: rayon::ThreadPool,
+    sequencer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Node {
+    /// Opens or creates the chain in `config.data_dir` and starts producing blocks.
+    /// `genesis` is used when the data dir is new; an existing chain keeps its own.
+    pub fn start(
+        config: NodeConfig,
+        genesis: GenesisDoc,
+        sequencer_key: SigningKey,
+    ) -> Result<Arc<Node>, NodeError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Arc::new(Store::open(&db_path(&config.data_dir))?);
+        let genesis = match store.genesis_json()? {
+            Some(json) if store.head()?.is_some() => GenesisDoc::from_json(&json)
+                .map_err(|error| NodeError::Genesis(error.to_string()))?,
+            _ => genesis,
+        };
+        let sequencer_id = genesis
+            .sequencer_id()
+            .map_err(|error| NodeError::Genesis(error.to_string()))?;
+        if account_of(&sequencer_key) != sequencer_id {
+            return Err(NodeError::Genesis(
+                "the sequencer key does not match the genesis sequencer".into(),
+            ));
+        }
+        let chain_id = genesis
+            .chain_label()
+            .map_err(|error| NodeError::Genesis(error.to_string()))?;
+        let mut app = AgoraApp::open(store.clone(), chain_id)?;
+        if app.info().height.is_none() {
+            store.put_genesis_json(&genesis.to_json())?;
+            let contract_genesis = genesis
+                .to_contract()
+                .map_err(|error| NodeError::Genesis(error.to_string()))?;
+            let finalized = app.init_chain(&contract_genesis)?;
+            let header = sequencer::header_for(&app.info(), &finalized, 0, &sequencer_key);
+            app.commit(header)?;
+        }
+        let height = app.info().height.unwrap_or(0);
+        let head = Arc::new(AtomicU64::new(height));
+        let (committed_tx, committed) = watch::channel(height);
+        let (commands_tx, commands_rx) = std::sync::mpsc::channel();
+        let mempool = Arc::new(Mutex::new(Mempool::new(config.mempool.clone())));
+        let metrics = Arc::new(Metrics::new());
+        metrics
+            .height
+            .set(i64::try_from(height).unwrap_or(i64::MAX));
+        let verifier = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("verify-{i}"))
+            .build()
+            .map_err(|error| NodeError::Io(std::io::Error::other(error)))?;
+        let shared = app.shared();
+        let sequencer = Sequencer {
+            app,
+            key: sequencer_key,
+            mempool: mempool.clone(),
+            config: config.clone(),
+            head: head.clone(),
+            committed: committed_tx,
+            metrics: metrics.clone(),
+            time_offset_ms: 0,
+            snapshots: Vec::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || sequencer.run(commands_rx))?;
+        Ok(Arc::new(Node {
+            app: shared,
+            store,
+            mempool,
+            genesis,
+            sequencer_id,
+            config,
+            metrics,
+            committed,
+            commands: commands_tx,
+            head,
+            verifier,
+            sequencer: Mutex::new(Some(handle)),
+        }))
+    }
+
+    /// Last committed height.
+    pub fn height(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Checks and admits one transaction. Blocking (signature verification): call from a
+    /// blocking context. Returns its hash and where it stands.
+    pub fn submit(&self, bytes: &[u8]) -> (Hash, Result<Admission, SubmitError>) {
+        let hash = sha256(&[bytes]);
+        let result = self.admit(hash, bytes);
+        match &result {
+            Ok(Admission::Accepted) => {
+                self.metrics.txs_accepted.inc();
+                let _ = self.commands.send(Command::Wake);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.metrics.txs_rejected.inc();
+            }
+        }
+        (hash, result)
+    }
+
+    /// Checks and admits many transactions, verifying signatures in parallel on every
+    /// core; results are in input order.
+    pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<(Hash, Result<Admission, SubmitError>)> {
+        use rayon::prelude::*;
+        self.verifier
+            .install(|| txs.par_iter().map(|bytes| self.submit(bytes)).collect())
+    }
+
+    fn admit(&self, hash: Hash, bytes: &[u8]) -> Result<Admission, SubmitError> {
+        if self.store.tx_location(&hash).ok().flatten().is_some() {
+            return Ok(Admission::AlreadyCommitted);
+        }
+        if self
+            .mempool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&hash)
+        {
+            return Ok(Admission::AlreadyPending);
+        }
+        let next_height = self.height().saturating_add(1);
+        let checked = self.app.check_tx(bytes, next_height)?;
+        let pending = PendingTx {
+            hash: checked.hash,
+            signer: checked.signer,
+            nonce: checked.nonce,
+            valid_until_height: checked.valid_until_height,
+            bytes: checked.bytes,
+        };
+        let mut mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        match mempool.insert(pending, checked.committed_nonce, next_height) {
+            Ok(()) => Ok(Admission::Accepted),
+            Err(MempoolError::AlreadyPending) => Ok(Admission::AlreadyPending),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Sends a command to the sequencer and waits for its answer.
+    pub async fn command<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<T, String> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .map_err(|_| "the sequencer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the sequencer has stopped".to_string())?
+    }
+
+    /// Stops the sequencer after the block in progress and waits for it.
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(handle) = self
+            .sequencer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The RocksDB directory inside a data dir.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("db")
+}
+
+/// Failures starting the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("genesis: {0}")]
+    Genesis(String),
+}

@@ -1,0 +1,645 @@
+//! The node's RocksDB store: current state, versioned history for proofs at past heights,
+//! blocks, receipts, the tx index and metadata. Every block is one atomic `WriteBatch`
+//! written with the WAL synced; readers on any thread see a block entirely or not at all.
+//!
+//! Column families and key layouts (all integers big-endian):
+//!
+//! | cf | key | value |
+//! | --- | --- | --- |
+//! | `state` | state key | current value |
+//! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
+//! | `nodes` | top-tree heap index u32 ‖ height u64 | node hash written at that height |
+//! | `blocks` | height u64 | borsh [`StoredBlock`] |
+//! | `receipts` | height u64 ‖ tx index u32 | borsh `Receipt` |
+//! | `txs` | tx hash | height u64 ‖ tx index u32 |
+//! | `undo` | height u64 | borsh list of (key, value before the block) |
+//! | `escrow_events` | escrow uuid ‖ height u64 ‖ position u32 ‖ event u32 | borsh (EventSource, EscrowEvent) |
+//! | `meta` | name | see the `META_*` constants |
+//!
+//! In `escrow_events`, position 0 is the block's timeout hook and position i + 1 its
+//! transaction i, so keys sort in the order the events happened.
+
+use std::path::Path;
+
+use agora_contract::block::{ChainHead, Receipt};
+use agora_contract::commit::{
+    bucket_of, bucket_part, empty_subtree_roots, StateProof, BUCKETS, PROOF_VERSION,
+};
+use agora_contract::event::{EscrowEvent, Event, EventSource};
+use agora_contract::header::SignedHeader;
+use agora_contract::ids::Hash;
+use agora_contract::state::{StateView, WriteSet};
+use borsh::{BorshDeserialize, BorshSerialize};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options,
+    ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+const CF_STATE: &str = "state";
+const CF_HISTORY: &str = "history";
+const CF_NODES: &str = "nodes";
+const CF_BLOCKS: &str = "blocks";
+const CF_RECEIPTS: &str = "receipts";
+const CF_TXS: &str = "txs";
+const CF_UNDO: &str = "undo";
+const CF_META: &str = "meta";
+const CF_ESCROW_EVENTS: &str = "escrow_events";
+const FAMILIES: [&str; 9] = [
+    CF_ESCROW_EVENTS,
+    CF_STATE,
+    CF_HISTORY,
+    CF_NODES,
+    CF_BLOCKS,
+    CF_RECEIPTS,
+    CF_TXS,
+    CF_UNDO,
+    CF_META,
+];
+
+/// Height of the last committed block (u64 BE).
+const META_HEAD: &[u8] = b"head";
+/// The genesis document the chain started from (JSON).
+const META_GENESIS: &[u8] = b"genesis";
+/// Layout version of the store.
+const META_LAYOUT: &[u8] = b"layout";
+const LAYOUT_VERSION: &[u8] = b"agora-store-v1";
+
+/// A block as stored: its signed header, its transactions and its hook events.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StoredBlock {
+    pub header: SignedHeader,
+    pub txs: Vec<Vec<u8>>,
+    pub hook_events: Vec<Event>,
+}
+
+/// Where a transaction landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Everything one block commits, written as one batch.
+pub struct BlockWrite<'a> {
+    pub block: &'a StoredBlock,
+    pub receipts: &'a [Receipt],
+    pub writes: &'a WriteSet,
+    /// Top-tree nodes the block changed, as returned by `StateTree::commit`.
+    pub nodes: &'a [(u32, Hash)],
+}
+
+/// Store failures. Corruption is reported, never papered over.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("height {0} is not in the store")]
+    MissingHeight(u64),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The RocksDB handle. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct Store {
+    db: DB,
+    sync: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `path`.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_background_jobs(2);
+        options.set_bytes_per_sync(1 << 20);
+        let cache = Cache::new_lru_cache(256 << 20);
+        let families = FAMILIES.iter().map(|name| {
+            let mut cf_options = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            cf_options.set_block_based_table_factory(&table);
+            cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(*name, cf_options)
+        });
+        let db = DB::open_cf_descriptors(&options, path, families)?;
+        let store = Store { db, sync: true };
+        match store.get(CF_META, META_LAYOUT)? {
+            None => store
+                .db
+                .put_cf(store.cf(CF_META), META_LAYOUT, LAYOUT_VERSION)?,
+            Some(layout) if layout == LAYOUT_VERSION => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown store layout {:?}",
+                    String::from_utf8_lossy(&other)
+                )))
+            }
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // Every family in FAMILIES is created by `open`.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| unreachable!("column family {name} is opened with the store"))
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// Height of the last committed block, `None` before genesis.
+    pub fn head(&self) -> StoreResult<Option<u64>> {
+        match self.get(CF_META, META_HEAD)? {
+            None => Ok(None),
+            Some(bytes) => {
+                Ok(Some(u64::from_be_bytes(bytes.try_into().map_err(
+                    |_| StoreError::Corrupt("head height is not 8 bytes".into()),
+                )?)))
+            }
+        }
+    }
+
+    /// The genesis document stored at initialisation.
+    pub fn genesis_json(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.get(CF_META, META_GENESIS)
+    }
+
+    /// Records the genesis document the chain starts from (before its block is committed).
+    pub fn put_genesis_json(&self, json: &[u8]) -> StoreResult<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), META_GENESIS, json);
+        self.write(batch)
+    }
+
+    /// Current value of a state key.
+    pub fn state_get(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.get(CF_STATE, key)
+    }
+
+    /// Every current state entry in key order (used to rebuild the tree at start).
+    pub fn state_entries(&self) -> impl Iterator<Item = StoreResult<(Box<[u8]>, Box<[u8]>)>> + '_ {
+        self.db
+            .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
+            .map(|item| item.map_err(StoreError::from))
+    }
+
+    /// Current entries with keys in `[start, end)`, in key order, at most `limit`.
+    pub fn state_range(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(end.to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_STATE), read);
+        iter.seek(start);
+        let mut out = Vec::new();
+        while iter.valid() && out.len() < limit {
+            if let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                out.push((key.to_vec(), value.to_vec()));
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
+    /// A stored block.
+    pub fn block(&self, height: u64) -> StoreResult<Option<StoredBlock>> {
+        match self.get(CF_BLOCKS, &height.to_be_bytes())? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode(&bytes, "block")?)),
+        }
+    }
+
+    /// A stored receipt.
+    pub fn receipt(&self, location: TxLocation) -> StoreResult<Option<Receipt>> {
+        match self.get(CF_RECEIPTS, &receipt_key(location))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode(&bytes, "receipt")?)),
+        }
+    }
+
+    /// All receipts of a block in order.
+    pub fn receipts(&self, height: u64) -> StoreResult<Vec<Receipt>> {
+        let start = height.to_be_bytes();
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(height.saturating_add(1).to_be_bytes().to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_RECEIPTS), read);
+        iter.seek(start);
+        let mut out = Vec::new();
+        while iter.valid() {
+            if let Some(value) = iter.value() {
+                out.push(decode(value, "receipt")?);
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
+    /// Where a committed transaction is.
+    pub fn tx_location(&self, hash: &Hash) -> StoreResult<Option<TxLocation>> {
+        match self.get(CF_TXS, hash)? {
+            None => Ok(None),
+            Some(bytes) if bytes.len() == 12 => {
+                let (height, index) = bytes.split_at(8);
+                Ok(Some(TxLocation {
+                    height: u64::from_be_bytes(height.try_into().unwrap_or_default()),
+                    index: u32::from_be_bytes(index.try_into().unwrap_or_default()),
+                }))
+            }
+            Some(_) => Err(StoreError::Corrupt("tx index entry is not 12 bytes".into())),
+        }
+    }
+
+    /// Writes genesis (height 0) or a block, all in one synced batch.
+    pub fn commit_block(&self, write: &BlockWrite<'_>) -> StoreResult<()> {
+        let height = write.block.header.header.height;
+        let mut batch = WriteBatch::default();
+        let mut undo: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(write.writes.len());
+        for (key, value) in write.writes {
+            undo.push((key.clone(), self.state_get(key)?));
+            match value {
+                Some(value) => batch.put_cf(self.cf(CF_STATE), key, value),
+                None => batch.delete_cf(self.cf(CF_STATE), key),
+            }
+            batch.put_cf(
+                self.cf(CF_HISTORY),
+                history_key(key, height),
+                history_value(value.as_deref()),
+            );
+        }
+        for (index, hash) in write.nodes {
+            batch.put_cf(self.cf(CF_NODES), node_key(*index, height), hash);
+        }
+        batch.put_cf(
+            self.cf(CF_UNDO),
+            height.to_be_bytes(),
+            borsh::to_vec(&undo).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        for (index, receipt) in write.receipts.iter().enumerate() {
+            let location = TxLocation {
+                height,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+            };
+            batch.put_cf(
+                self.cf(CF_RECEIPTS),
+                receipt_key(location),
+                borsh::to_vec(receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+            let mut value = height.to_be_bytes().to_vec();
+            value.extend(location.index.to_be_bytes());
+            batch.put_cf(self.cf(CF_TXS), receipt.tx_hash, value);
+        }
+        let hook_source = EventSource::BlockHook { height };
+        let sources = std::iter::once((0u32, hook_source, &write.block.hook_events)).chain(
+            write.receipts.iter().enumerate().map(|(index, receipt)| {
+                (
+                    u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1),
+                    EventSource::Tx {
+                        hash: receipt.tx_hash,
+                    },
+                    &receipt.events,
+                )
+            }),
+        );
+        for (position, source, events) in sources {
+            for (number, event) in events.iter().enumerate() {
+                if let Event::Escrow { id, event } = event {
+                    let mut key = id.as_bytes().to_vec();
+                    key.extend(height.to_be_bytes());
+                    key.extend(position.to_be_bytes());
+                    key.extend(u32::try_from(number).unwrap_or(u32::MAX).to_be_bytes());
+                    let value = borsh::to_vec(&(source, event.clone()))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    batch.put_cf(self.cf(CF_ESCROW_EVENTS), key, value);
+                }
+            }
+        }
+        batch.put_cf(
+            self.cf(CF_BLOCKS),
+            height.to_be_bytes(),
+            borsh::to_vec(write.block).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        batch.put_cf(self.cf(CF_META), META_HEAD, height.to_be_bytes());
+        self.write(batch)
+    }
+
+    fn write(&self, batch: WriteBatch) -> StoreResult<()> {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync);
+        Ok(self.db.write_opt(batch, &options)?)
+    }
+
+    /// Undoes every block above `height` in one synced batch: state returns to its value
+    /// at `height`, and the blocks, receipts, tx index entries, history and node versions
+    /// of the removed blocks are deleted. Returns the state writes that were undone (key →
+    /// value at `height`) so the caller can update its in-memory tree.
+    pub fn revert_to(&self, height: u64) -> StoreResult<WriteSet> {
+        let head = self.head()?.ok_or(StoreError::MissingHeight(height))?;
+        let mut batch = WriteBatch::default();
+        let mut restored = WriteSet::new();
+        for undone in (height.saturating_add(1)..=head).rev() {
+            let block = self
+                .block(undone)?
+                .ok_or(StoreError::MissingHeight(undone))?;
+            let undo: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+                match self.get(CF_UNDO, &undone.to_be_bytes())? {
+                    Some(bytes) => decode(&bytes, "undo record")?,
+                    None => return Err(StoreError::Corrupt(format!("no undo record at {undone}"))),
+                };
+            let mut buckets = std::collections::BTreeSet::new();
+            for (key, previous) in undo {
+                batch.delete_cf(self.cf(CF_HISTORY), history_key(&key, undone));
+                buckets.insert(bucket_of(&key));
+                restored.insert(key, previous);
+            }
+            for bucket in buckets {
+                let mut index = BUCKETS.saturating_add(u32::from(bucket));
+                while index >= 1 {
+                    batch.delete_cf(self.cf(CF_NODES), node_key(index, undone));
+                    index /= 2;
+                }
+            }
+            for (index, tx) in block.txs.iter().enumerate() {
+                let hash = agora_contract::ids::sha256(&[tx]);
+                batch.delete_cf(self.cf(CF_TXS), hash);
+                let location = TxLocation {
+                    height: undone,
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                };
+                batch.delete_cf(self.cf(CF_RECEIPTS), receipt_key(location));
+            }
+            let mut escrows = std::collections::BTreeSet::new();
+            for event in block.hook_events.iter().chain(
+                self.receipts(undone)?
+                    .iter()
+                    .flat_map(|receipt| receipt.events.iter()),
+            ) {
+                if let Event::Escrow { id, .. } = event {
+                    escrows.insert(*id);
+                }
+            }
+            for id in escrows {
+                let mut from = id.as_bytes().to_vec();
+                from.extend(undone.to_be_bytes());
+                let mut to = id.as_bytes().to_vec();
+                to.extend(undone.saturating_add(1).to_be_bytes());
+                batch.delete_range_cf(self.cf(CF_ESCROW_EVENTS), from, to);
+            }
+            batch.delete_cf(self.cf(CF_BLOCKS), undone.to_be_bytes());
+            batch.delete_cf(self.cf(CF_UNDO), undone.to_be_bytes());
+        }
+        for (key, value) in &restored {
+            match value {
+                Some(value) => batch.put_cf(self.cf(CF_STATE), key, value),
+                None => batch.delete_cf(self.cf(CF_STATE), key),
+            }
+        }
+        batch.put_cf(self.cf(CF_META), META_HEAD, height.to_be_bytes());
+        self.write(batch)?;
+        Ok(restored)
+    }
+
+    /// The value of `key` at `height` from the history (what a proof at that height shows).
+    pub fn value_at(&self, key: &[u8], height: u64) -> StoreResult<Option<Vec<u8>>> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_HISTORY));
+        let prefix = history_prefix(key);
+        iter.seek_for_prev(history_key(key, height));
+        iter.status()?;
+        match (iter.valid(), iter.key(), iter.value()) {
+            (true, Some(found), Some(value))
+                if found.len() == prefix.len() + 8 && found.starts_with(&prefix) =>
+            {
+                parse_history_value(value)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The leaves of a bucket at `height`: every key whose latest version at or before
+    /// `height` is a value, as (key, value), in key order.
+    pub fn bucket_at(&self, bucket: u16, height: u64) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_HISTORY));
+        let bucket_prefix = bucket.to_be_bytes();
+        let mut leaves = Vec::new();
+        iter.seek(bucket_prefix);
+        while iter.valid() {
+            let Some(found) = iter.key() else { break };
+            if !found.starts_with(&bucket_prefix) {
+                break;
+            }
+            if found.len() < 12 {
+                return Err(StoreError::Corrupt("short history key".into()));
+            }
+            // found = bucket ‖ len ‖ key ‖ height: this key's group.
+            let group = found[..found.len() - 8].to_vec();
+            let key = group[4..].to_vec();
+            let mut at = group.clone();
+            at.extend(height.to_be_bytes());
+            iter.seek_for_prev(&at);
+            if let (true, Some(version), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
+                if version.len() == group.len() + 8 && version.starts_with(&group) {
+                    if let Some(value) = parse_history_value(value)? {
+                        leaves.push((key, value));
+                    }
+                }
+            }
+            let mut next = group;
+            next.extend([0xff; 8]);
+            iter.seek(&next);
+            if iter.valid() && iter.key() == Some(next.as_slice()) {
+                iter.next();
+            }
+        }
+        iter.status()?;
+        leaves.sort();
+        Ok(leaves)
+    }
+
+    /// A top-tree node at `height`.
+    pub fn node_at(&self, index: u32, height: u64) -> StoreResult<Hash> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_NODES));
+        iter.seek_for_prev(node_key(index, height));
+        iter.status()?;
+        if let (true, Some(found), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
+            if found.len() == 12 && found[..4] == index.to_be_bytes() {
+                return value
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("node hash is not 32 bytes".into()));
+            }
+        }
+        let level = 16usize.saturating_sub(
+            usize::try_from(31u32.saturating_sub(index.leading_zeros())).unwrap_or(0),
+        );
+        Ok(empty_subtree_roots()[level.min(16)])
+    }
+
+    /// The value of `key` at `height` and its proof against that height's state root.
+    pub fn prove_at(&self, key: &[u8], height: u64) -> StoreResult<(Option<Vec<u8>>, StateProof)> {
+        let bucket = bucket_of(key);
+        let leaves = self.bucket_at(bucket, height)?;
+        let hashed: Vec<(&[u8], Hash)> = leaves
+            .iter()
+            .map(|(leaf, value)| (leaf.as_slice(), agora_contract::commit::value_hash(value)))
+            .collect();
+        let part = bucket_part(&hashed, key);
+        let mut index = BUCKETS.saturating_add(u32::from(bucket));
+        let mut top_proof = Vec::with_capacity(16);
+        while index > 1 {
+            top_proof.push(self.node_at(index ^ 1, height)?);
+            index /= 2;
+        }
+        let value = leaves
+            .binary_search_by(|(leaf, _)| leaf.as_slice().cmp(key))
+            .ok()
+            .map(|at| leaves[at].1.clone());
+        Ok((
+            value,
+            StateProof {
+                version: PROOF_VERSION,
+                bucket_leaf_count: part.leaf_count,
+                leaves: part.leaves,
+                bucket_proof: part.proof,
+                top_proof,
+            },
+        ))
+    }
+
+    /// Every event of an escrow in order, with its height and source.
+    pub fn escrow_events(
+        &self,
+        id: &agora_contract::ids::Uuid,
+    ) -> StoreResult<Vec<(u64, EventSource, EscrowEvent)>> {
+        let prefix = id.as_bytes().to_vec();
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_ESCROW_EVENTS));
+        iter.seek(&prefix);
+        let mut out = Vec::new();
+        while iter.valid() {
+            if let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+                if !key.starts_with(&prefix) || key.len() < 24 {
+                    break;
+                }
+                let height = u64::from_be_bytes(key[16..24].try_into().unwrap_or_default());
+                let (source, event): (EventSource, EscrowEvent) = decode(value, "escrow event")?;
+                out.push((height, source, event));
+            }
+            iter.next();
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
+    /// A read view of the current state for the contract.
+    pub fn view(&self) -> StoreView<'_> {
+        StoreView { store: self }
+    }
+
+    /// The chain head as the contract stores it.
+    pub fn chain_head(&self) -> StoreResult<Option<ChainHead>> {
+        match self.state_get(&agora_contract::state::keys::chain_head())? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode(&bytes, "chain head")?)),
+        }
+    }
+}
+
+/// The contract's [`StateView`] over the committed state.
+pub struct StoreView<'a> {
+    store: &'a Store,
+}
+
+impl StateView for StoreView<'_> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        // A read error here would make the state machine see a wrong state; the store is
+        // local and a failing disk ends the process rather than forking the chain.
+        match self.store.state_get(key) {
+            Ok(value) => value,
+            Err(error) => fatal_read(&error),
+        }
+    }
+
+    fn first_in_range(&self, start: &[u8], end: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        match self.store.state_range(start, end, 1) {
+            Ok(mut found) => found.pop(),
+            Err(error) => fatal_read(&error),
+        }
+    }
+}
+
+fn fatal_read(error: &StoreError) -> ! {
+    tracing::error!(%error, "state read failed; stopping rather than applying a block on a wrong view");
+    std::process::exit(70)
+}
+
+fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> StoreResult<T> {
+    borsh::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
+}
+
+fn receipt_key(location: TxLocation) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&location.height.to_be_bytes());
+    key[8..].copy_from_slice(&location.index.to_be_bytes());
+    key
+}
+
+fn history_prefix(key: &[u8]) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(key.len() + 12);
+    prefix.extend(bucket_of(key).to_be_bytes());
+    prefix.extend(u16::try_from(key.len()).unwrap_or(u16::MAX).to_be_bytes());
+    prefix.extend(key);
+    prefix
+}
+
+fn history_key(key: &[u8], height: u64) -> Vec<u8> {
+    let mut full = history_prefix(key);
+    full.extend(height.to_be_bytes());
+    full
+}
+
+fn history_value(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        None => vec![0],
+        Some(value) => {
+            let mut out = Vec::with_capacity(value.len() + 1);
+            out.push(1);
+            out.extend(value);
+            out
+        }
+    }
+}
+
+fn parse_history_value(value: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+    match value.split_first() {
+        Some((0, [])) => Ok(None),
+        Some((1, rest)) => Ok(Some(rest.to_vec())),
+        _ => Err(StoreError::Corrupt("bad history entry".into())),
+    }
+}
+
+fn node_key(index: u32, height: u64) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..4].copy_from_slice(&index.to_be_bytes());
+    key[4..].copy_from_slice(&height.to_be_bytes());
+    key
+}
+
+/// Iterates blocks in height order from `from`.
+pub fn block_heights(store: &Store, from: u64) -> impl Iterator<Item = u64> + '_ {
+    store
+        .db
+        .iterator_cf(
+            store.cf(CF_BLOCKS),
+            IteratorMode::From(&from.to_be_bytes(), Direction::Forward),
+        )
+        .filter_map(|item| item.ok())
+        .filter_map(|(key, _)| Some(u64::from_be_bytes(key.as_ref().try_into().ok()?)))
+}

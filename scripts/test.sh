@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== set-up: system packages (RocksDB builds from source and needs libclang)"
+if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-dev >/dev/null
+fi
+
 echo "== set-up: toolchain components and the no_std target"
 rustup component add rustfmt clippy >/dev/null
 rustup target add thumbv7m-none-eabi >/dev/null

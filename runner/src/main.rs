@@ -61,6 +61,10 @@ struct DevnetArgs {
     /// Delete the data dir first.
     #[arg(long)]
     reset: bool,
+    /// File holding the sequencer's ed25519 secret seed as 64 hex characters (default:
+    /// the devnet's deterministic key, which must then be the genesis sequencer).
+    #[arg(long)]
+    sequencer_key: Option<PathBuf>,
 }
 
 fn now_ms() -> u64 {
@@ -127,7 +131,18 @@ fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
             block_time_ms: args.block_time_ms,
         }
     };
-    let node = Node::start(config, genesis, devnet_sequencer_key())?;
+    let key = match &args.sequencer_key {
+        None => devnet_sequencer_key(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            let seed: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("{} must hold 64 hex characters", path.display()))?;
+            ed25519_dalek::SigningKey::from_bytes(&seed)
+        }
+    };
+    let node = Node::start(config, genesis, key)?;
     let accounts = dev_accounts(DEV_ACCOUNTS);
     std::fs::write(
         args.data_dir.join("dev-accounts.json"),

@@ -25,10 +25,10 @@ pub struct ReplayReport {
     pub final_state_root: Hash,
 }
 
-/// Replays the chain in `data_dir` (read from the store, which must not be in use by a
-/// running node's sequencer for the figures to be a consistent snapshot).
+/// Replays the chain in `data_dir`, opened read-only (a running node may keep going; the
+/// replay covers what was committed when it started).
 pub fn replay(data_dir: &Path) -> anyhow::Result<ReplayReport> {
-    let store = Store::open(&db_path(data_dir))?;
+    let store = Store::open_read_only(&db_path(data_dir))?;
     let head = store
         .head()?
         .ok_or_else(|| anyhow::anyhow!("the data dir holds no chain"))?;

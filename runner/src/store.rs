@@ -64,6 +64,22 @@ const META_GENESIS: &[u8] = b"genesis";
 const META_LAYOUT: &[u8] = b"layout";
 const LAYOUT_VERSION: &[u8] = b"agora-store-v1";
 
+fn families() -> Vec<ColumnFamilyDescriptor> {
+    let cache = Cache::new_lru_cache(256 << 20);
+    FAMILIES
+        .iter()
+        .map(|name| {
+            let mut cf_options = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            cf_options.set_block_based_table_factory(&table);
+            cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(*name, cf_options)
+        })
+        .collect()
+}
+
 /// A block as stored: its signed header, its transactions and its hook events.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct StoredBlock {
@@ -108,38 +124,42 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `path`.
+    /// Opens (creating if needed) the store in `path` for the node (takes RocksDB's lock).
     pub fn open(path: &Path) -> StoreResult<Store> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_background_jobs(2);
         options.set_bytes_per_sync(1 << 20);
-        let cache = Cache::new_lru_cache(256 << 20);
-        let families = FAMILIES.iter().map(|name| {
-            let mut cf_options = Options::default();
-            let mut table = BlockBasedOptions::default();
-            table.set_block_cache(&cache);
-            table.set_bloom_filter(10.0, false);
-            cf_options.set_block_based_table_factory(&table);
-            cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            ColumnFamilyDescriptor::new(*name, cf_options)
-        });
-        let db = DB::open_cf_descriptors(&options, path, families)?;
+        let db = DB::open_cf_descriptors(&options, path, families())?;
         let store = Store { db, sync: true };
         match store.get(CF_META, META_LAYOUT)? {
             None => store
                 .db
                 .put_cf(store.cf(CF_META), META_LAYOUT, LAYOUT_VERSION)?,
-            Some(layout) if layout == LAYOUT_VERSION => {}
-            Some(other) => {
-                return Err(StoreError::Corrupt(format!(
-                    "unknown store layout {:?}",
-                    String::from_utf8_lossy(&other)
-                )))
-            }
+            Some(_) => store.check_layout()?,
         }
         Ok(store)
+    }
+
+    /// Opens an existing store read-only (no lock; works beside a running node, seeing
+    /// what was committed when it opened).
+    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
+        let options = Options::default();
+        let db = DB::open_cf_descriptors_read_only(&options, path, families(), false)?;
+        let store = Store { db, sync: true };
+        store.check_layout()?;
+        Ok(store)
+    }
+
+    fn check_layout(&self) -> StoreResult<()> {
+        match self.get(CF_META, META_LAYOUT)? {
+            Some(layout) if layout == LAYOUT_VERSION => Ok(()),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown store layout {:?}",
+                other.map(|layout| String::from_utf8_lossy(&layout).into_owned())
+            ))),
+        }
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {

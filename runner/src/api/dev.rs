@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::ApiBody;
 use super::{codes, ApiError, ApiResult, Shared};
 use crate::genesis::{dev_accounts, DEV_ACCOUNTS};
 use crate::sequencer::Command;
@@ -47,7 +48,7 @@ struct MineBody {
 
 /// Produces blocks now (default 1, at most 1 000) with whatever the mempool holds.
 #[utoipa::path(post, path = "/v1/dev/mine", request_body(content = String, description = "optional JSON {\"blocks\": n}", content_type = "application/json"), responses((status = 200, description = "Heights mined")))]
-pub async fn mine(State(node): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn mine(State(node): State<Shared>, ApiBody(body): ApiBody) -> ApiResult<Json<Value>> {
     require_dev(&node)?;
     let request: MineBody = optional_json(&body)?;
     let blocks = request.blocks.unwrap_or(1);
@@ -70,7 +71,10 @@ struct TimeBody {
 /// Moves block time forward: every later block is at least `advance_ms` later than the
 /// wall clock alone would make it. Answers the earliest time of the next block.
 #[utoipa::path(post, path = "/v1/dev/time", request_body(content = String, description = "JSON {\"advance_ms\": n}", content_type = "application/json"), responses((status = 200, description = "Next block time")))]
-pub async fn advance_time(State(node): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn advance_time(
+    State(node): State<Shared>,
+    ApiBody(body): ApiBody,
+) -> ApiResult<Json<Value>> {
     require_dev(&node)?;
     let request: TimeBody = serde_json::from_slice(&body).map_err(|error| {
         ApiError::bad_request(format!("expected {{\"advance_ms\": N}}: {error}"))
@@ -105,7 +109,7 @@ struct RevertBody {
 /// Undoes every block after a snapshot (state, blocks, receipts, tx index) and empties the
 /// mempool. The snapshot and later ones are used up.
 #[utoipa::path(post, path = "/v1/dev/revert", request_body(content = String, description = "JSON {\"id\": n}", content_type = "application/json"), responses((status = 200, description = "Height reverted to")))]
-pub async fn revert(State(node): State<Shared>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn revert(State(node): State<Shared>, ApiBody(body): ApiBody) -> ApiResult<Json<Value>> {
     require_dev(&node)?;
     let request: RevertBody = serde_json::from_slice(&body)
         .map_err(|error| ApiError::bad_request(format!("expected {{\"id\": N}}: {error}")))?;

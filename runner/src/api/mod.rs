@@ -6,6 +6,7 @@
 //! hex strings; amounts and heights are JSON numbers; ids are UUID strings.
 
 mod dev;
+mod extract;
 mod state;
 mod stream;
 mod txs;
@@ -286,6 +287,15 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }
 
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::BAD_REQUEST,
+        "MethodNotAllowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
 async fn unknown_path(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
 }
@@ -319,6 +329,7 @@ pub fn router(node: Shared) -> Router {
         .route("/v1/dev/revert", post(dev::revert))
         .route("/v1/dev/accounts", get(dev::accounts));
     api.fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

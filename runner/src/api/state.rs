@@ -10,12 +10,13 @@ use agora_contract::market::{Assignment, Offer, Provider, Request};
 use agora_contract::state::keys;
 use agora_contract::wallet::{self, Account};
 use agora_contract::AccountId;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use borsh::BorshDeserialize;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::{ApiPath, ApiQuery};
 use super::{parse_hex32, parse_uuid, to_json, ApiError, ApiResult, Shared};
 use crate::app::QueryResult;
 use crate::store::StoredBlock;
@@ -78,7 +79,7 @@ pub async fn latest_block(State(node): State<Shared>) -> ApiResult<Json<Value>> 
     responses((status = 200, description = "Header, hash, signature, tx hashes"), (status = 404, description = "No such block")))]
 pub async fn block(
     State(node): State<Shared>,
-    Path(height): Path<String>,
+    ApiPath(height): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let height: u64 = height
         .parse()
@@ -172,8 +173,8 @@ fn not_found(what: &str, id: &str) -> ApiError {
     responses((status = 200, description = "Account")))]
 pub async fn account(
     State(node): State<Shared>,
-    Path(pubkey): Path<String>,
-    Query(params): Query<ObjectParams>,
+    ApiPath(pubkey): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ObjectParams>,
 ) -> ApiResult<Json<Value>> {
     let id = AccountId(parse_hex32("account", &pubkey)?);
     let key = keys::account(&id);
@@ -199,8 +200,8 @@ pub async fn account(
     responses((status = 200, description = "Escrow"), (status = 404, description = "Unknown escrow")))]
 pub async fn escrow(
     State(node): State<Shared>,
-    Path(id): Path<String>,
-    Query(params): Query<ObjectParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ObjectParams>,
 ) -> ApiResult<Json<Value>> {
     let uuid = parse_uuid(&id)?;
     let key = keys::escrow(&uuid);
@@ -228,7 +229,7 @@ pub async fn escrow(
     responses((status = 200, description = "Events and audit heads")))]
 pub async fn escrow_events(
     State(node): State<Shared>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let uuid = parse_uuid(&id)?;
     let escrow = agora_contract::escrow::load_escrow(&node.store.view(), &uuid)
@@ -259,8 +260,8 @@ macro_rules! market_route {
             responses((status = 200, description = $what), (status = 404, description = "Unknown id")))]
         pub async fn $name(
             State(node): State<Shared>,
-            Path(id): Path<String>,
-            Query(params): Query<ObjectParams>,
+            ApiPath(id): ApiPath<String>,
+            ApiQuery(params): ApiQuery<ObjectParams>,
         ) -> ApiResult<Json<Value>> {
             let key = ($key)(&id)?;
             let (result, value) = read_object::<$ty>(&node, &key, &params)?;
@@ -308,7 +309,7 @@ market_route!(
     responses((status = 200, description = "Price statistics, null when no trades")))]
 pub async fn prices(
     State(node): State<Shared>,
-    Path(task_type): Path<String>,
+    ApiPath(task_type): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let label = Label::new(&task_type)
         .ok_or_else(|| ApiError::bad_request("task type must be 1–32 characters of [a-z0-9_-]"))?;
@@ -329,8 +330,8 @@ pub async fn prices(
     responses((status = 200, description = "Value or absence, proof, header")))]
 pub async fn proof(
     State(node): State<Shared>,
-    Path(key): Path<String>,
-    Query(params): Query<ObjectParams>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ObjectParams>,
 ) -> ApiResult<Json<Value>> {
     let key = hex::decode(&key).map_err(|_| ApiError::bad_request("key must be hex"))?;
     if key.is_empty() || key.len() > agora_contract::commit::MAX_KEY_BYTES {

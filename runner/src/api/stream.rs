@@ -6,13 +6,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::extract::ApiQuery;
 use super::{to_json, ApiError, ApiResult, Shared};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -39,7 +40,7 @@ fn parse_cursor(text: &str) -> Option<Cursor> {
     responses((status = 200, description = "text/event-stream of committed events")))]
 pub async fn events(
     State(node): State<Shared>,
-    Query(params): Query<EventParams>,
+    ApiQuery(params): ApiQuery<EventParams>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let resume =

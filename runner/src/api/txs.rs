@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use agora_contract::block::{Receipt, TxStatus};
 use agora_contract::ids::Hash;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::{ApiBody, ApiPath, ApiQuery};
 use super::{codes, parse_hex32, to_json, ApiError, ApiResult, Shared, MAX_BATCH};
 use crate::node::{Admission, SubmitError};
 use crate::store::TxLocation;
@@ -91,9 +91,9 @@ fn admission_name(admission: Admission) -> &'static str {
               (status = 400, description = "Rejected, with the typed error code", body = super::ErrorBody)))]
 pub async fn submit(
     State(node): State<Shared>,
-    Query(params): Query<SubmitParams>,
+    ApiQuery(params): ApiQuery<SubmitParams>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<Response> {
     let bytes = match content_type(&headers) {
         "application/octet-stream" => body.to_vec(),
@@ -173,7 +173,7 @@ pub async fn wait_for_commit(
 pub async fn submit_batch(
     State(node): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<Json<Value>> {
     if content_type(&headers) != "application/json" {
         return Err(unsupported());
@@ -252,7 +252,7 @@ fn receipt_json(node: &Shared, hash: &Hash, location: TxLocation) -> ApiResult<V
     responses((status = 200, description = "Status and receipt")))]
 pub async fn status(
     State(node): State<Shared>,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let hash = parse_hex32("tx hash", &hash)?;
     if let Some(location) = node.store.tx_location(&hash)? {

@@ -228,6 +228,7 @@ pub fn receipt_view(receipt: &Receipt) -> Value {
         "error": error,
         "nonce_consumed": receipt.nonce_consumed,
         "events": to_json(&receipt.events),
+        "receipt_borsh": hex::encode(borsh::to_vec(receipt).unwrap_or_default()),
     })
 }
 

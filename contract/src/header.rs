@@ -63,6 +63,12 @@ pub enum HeaderError {
     Proof(#[from] ProofError),
 }
 
+/// sha256 of the borsh-encoded events of a block's timeout hook (the header's
+/// `hook_events_hash`).
+pub fn hook_events_hash(events: &[crate::event::Event]) -> Hash {
+    sha256(&[&borsh::to_vec(events).unwrap_or_default()])
+}
+
 impl Header {
     /// HEADER_SIGNING_DOMAIN ‖ borsh(header).
     pub fn signing_message(&self) -> Vec<u8> {

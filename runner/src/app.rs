@@ -335,7 +335,7 @@ impl AgoraApp {
             time_ms,
             tx_root: list_root(&tx_hashes),
             receipts_root: list_root(&encoded),
-            hook_events_hash: sha256(&[&borsh::to_vec(&hook_events).unwrap_or_default()]),
+            hook_events_hash: agora_contract::header::hook_events_hash(&hook_events),
             state_root,
             receipts,
             hook_events,

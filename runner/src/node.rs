@@ -189,6 +189,16 @@ impl Node {
         }))
     }
 
+    /// Whether the sequencer thread is still producing blocks (it stops on a failed
+    /// block rather than commit a wrong state).
+    pub fn sequencer_alive(&self) -> bool {
+        self.sequencer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|handle| !handle.is_finished())
+    }
+
     /// Last committed height.
     pub fn height(&self) -> u64 {
         self.head.load(Ordering::Acquire)

@@ -18,7 +18,7 @@ use crate::store::Store;
 pub struct ReplayReport {
     /// Highest height replayed.
     pub head: u64,
-    /// Blocks (including genesis) whose roots matched.
+    /// Blocks replayed and compared, including genesis.
     pub blocks_checked: u64,
     /// (height, which root) for every mismatch.
     pub mismatches: Vec<(u64, &'static str)>,
@@ -35,7 +35,9 @@ pub fn replay(data_dir: &Path) -> anyhow::Result<ReplayReport> {
     let genesis_json = store
         .genesis_json()?
         .ok_or_else(|| anyhow::anyhow!("the data dir holds no genesis document"))?;
-    let genesis = GenesisDoc::from_json(&genesis_json)?.to_contract()?;
+    let document = GenesisDoc::from_json(&genesis_json)?;
+    let genesis = document.to_contract()?;
+    let sequencer = document.sequencer_id()?;
     let mut state = MemState::new();
     let mut tree = StateTree::new();
     let writes = init_chain(&genesis).map_err(|error| anyhow::anyhow!("genesis: {error}"))?;
@@ -55,6 +57,14 @@ pub fn replay(data_dir: &Path) -> anyhow::Result<ReplayReport> {
         report.mismatches.push((0, "state root"));
     }
     report.blocks_checked += 1;
+    let mut previous_hash = genesis_block.header.header.hash();
+    if genesis_block
+        .header
+        .verify(&genesis.chain_id, &sequencer)
+        .is_err()
+    {
+        report.mismatches.push((0, "header signature"));
+    }
     for height in 1..=head {
         let block = store
             .block(height)?
@@ -82,8 +92,17 @@ pub fn replay(data_dir: &Path) -> anyhow::Result<ReplayReport> {
             .iter()
             .map(|receipt| borsh::to_vec(receipt).unwrap_or_default())
             .collect();
-        let hook = sha256(&[&borsh::to_vec(&outcome.hook_events).unwrap_or_default()]);
+        let hook = agora_contract::header::hook_events_hash(&outcome.hook_events);
+        let signed = block.header.verify(&genesis.chain_id, &sequencer).is_ok();
+        let linked = header.prev_hash == previous_hash;
+        previous_hash = header.hash();
         for (ok, what) in [
+            (signed, "header signature"),
+            (linked, "previous header hash"),
+            (
+                usize::try_from(header.tx_count) == Ok(block.txs.len()),
+                "tx count",
+            ),
             (header.state_root == root, "state root"),
             (header.tx_root == list_root(&tx_hashes), "tx root"),
             (

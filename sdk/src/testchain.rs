@@ -77,9 +77,7 @@ impl TestChain {
             tx_count: 0,
             tx_root: list_root::<Hash>(&[]),
             receipts_root: list_root::<Vec<u8>>(&[]),
-            hook_events_hash: sha256(&[
-                &borsh::to_vec(&Vec::<agora_contract::Event>::new()).unwrap_or_default()
-            ]),
+            hook_events_hash: agora_contract::header::hook_events_hash(&[]),
             state_root,
             proposer: account_of(&sequencer),
         }
@@ -154,7 +152,7 @@ impl TestChain {
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
             tx_root: list_root(&tx_hashes),
             receipts_root: list_root(&receipts),
-            hook_events_hash: sha256(&[&borsh::to_vec(&outcome.hook_events).unwrap_or_default()]),
+            hook_events_hash: agora_contract::header::hook_events_hash(&outcome.hook_events),
             state_root,
             proposer: account_of(&self.sequencer),
         }

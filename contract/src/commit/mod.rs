@@ -27,7 +27,8 @@ use crate::ids::Hash;
 pub const BUCKETS: u32 = 1 << BUCKET_BITS;
 /// log2 of [`BUCKETS`]: the length of every top-tree proof.
 pub const BUCKET_BITS: u32 = 16;
-/// Root of an empty bucket, an empty state and an empty list.
+/// Root of an empty bucket and of an empty list. (An empty state's root is the root of
+/// the top tree over 2^16 empty buckets: `empty_subtree_roots()[16]`.)
 pub const EMPTY_ROOT: Hash = [0; 32];
 
 /// Domain tag of a state leaf.

@@ -265,8 +265,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Liveness: answers 200 with the committed height.
 #[utoipa::path(get, path = "/health", responses((status = 200, description = "The node is up")))]
-pub async fn health(axum::extract::State(node): axum::extract::State<Shared>) -> Json<Value> {
-    Json(serde_json::json!({ "status": "ok", "height": node.height() }))
+pub async fn health(axum::extract::State(node): axum::extract::State<Shared>) -> Response {
+    if node.sequencer_alive() {
+        Json(serde_json::json!({ "status": "ok", "height": node.height() })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "sequencer stopped", "height": node.height() })),
+        )
+            .into_response()
+    }
 }
 
 /// Prometheus text exposition.
@@ -276,7 +284,7 @@ pub async fn metrics(axum::extract::State(node): axum::extract::State<Shared>) -
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         text,
     )
@@ -315,7 +323,7 @@ pub fn router(node: Shared) -> Router {
         .route("/v1/market/requests/{id}", get(state::request))
         .route("/v1/market/offers/{id}", get(state::offer))
         .route("/v1/market/assignments/{id}", get(state::assignment))
-        .route("/v1/market/providers/{pubkey}", get(state::provider))
+        .route("/v1/market/providers/{id}", get(state::provider))
         .route("/v1/market/prices/{task_type}", get(state::prices))
         .route("/v1/proofs/{key}", get(state::proof))
         .route("/v1/events", get(stream::events))

@@ -232,8 +232,7 @@ pub async fn escrow_events(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let uuid = parse_uuid(&id)?;
-    let escrow = agora_contract::escrow::load_escrow(&node.store.view(), &uuid)
-        .map_err(|_| not_found("escrow", &id))?;
+    let escrow = agora_contract::escrow::load_escrow(&node.store.view(), &uuid)?;
     let events = node.store.escrow_events(&uuid)?;
     let chain: Vec<_> = events
         .iter()

@@ -69,6 +69,7 @@ fn submit_error(error: SubmitError) -> ApiError {
         SubmitError::Mempool(crate::mempool::MempoolError::NonceTaken { .. }) => {
             StatusCode::CONFLICT
         }
+        SubmitError::Tx(agora_contract::TxError::StateCorrupt) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, error.code(), error.name(), error.to_string())

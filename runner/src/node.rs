@@ -231,9 +231,8 @@ impl Node {
     }
 
     fn admit(&self, hash: Hash, bytes: &[u8]) -> Result<Admission, SubmitError> {
-        if self.store.tx_location(&hash).ok().flatten().is_some() {
-            return Ok(Admission::AlreadyCommitted);
-        }
+        // Mempool first, then the tx index: a block is in the index before the mempool
+        // forgets its transactions, so one of the two always sees resubmitted bytes.
         if self
             .mempool
             .lock()
@@ -242,8 +241,19 @@ impl Node {
         {
             return Ok(Admission::AlreadyPending);
         }
+        let committed = || self.store.tx_location(&hash).ok().flatten().is_some();
+        if committed() {
+            return Ok(Admission::AlreadyCommitted);
+        }
         let next_height = self.height().saturating_add(1);
-        let checked = self.app.check_tx(bytes, next_height)?;
+        let checked = match self.app.check_tx(bytes, next_height) {
+            Ok(checked) => checked,
+            // Committed between the checks above and the nonce check.
+            Err(agora_contract::TxError::BadNonce { .. }) if committed() => {
+                return Ok(Admission::AlreadyCommitted)
+            }
+            Err(error) => return Err(error.into()),
+        };
         let pending = PendingTx {
             hash: checked.hash,
             signer: checked.signer,

@@ -18,6 +18,9 @@ use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::node::{BlockMode, NodeConfig};
 
+/// Largest total dev time offset: 100 years.
+pub const MAX_TIME_OFFSET_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
 /// Requests to the sequencer thread.
 pub enum Command {
     /// Transactions are waiting (instant mode produces a block).
@@ -69,27 +72,32 @@ impl Sequencer {
             _ => None,
         };
         let mut next_tick = Instant::now() + interval.unwrap_or_default();
+        let mut carried: Option<Command> = None;
         loop {
-            let command = match interval {
-                Some(period) => {
-                    let wait = next_tick.saturating_duration_since(Instant::now());
-                    match commands.recv_timeout(wait) {
-                        Ok(command) => Some(command),
-                        Err(RecvTimeoutError::Timeout) => {
-                            next_tick += period;
-                            let now = Instant::now();
-                            if next_tick < now {
-                                next_tick = now + period;
+            let command = if carried.is_some() {
+                carried.take()
+            } else {
+                match interval {
+                    Some(period) => {
+                        let wait = next_tick.saturating_duration_since(Instant::now());
+                        match commands.recv_timeout(wait) {
+                            Ok(command) => Some(command),
+                            Err(RecvTimeoutError::Timeout) => {
+                                next_tick += period;
+                                let now = Instant::now();
+                                if next_tick < now {
+                                    next_tick = now + period;
+                                }
+                                None
                             }
-                            None
+                            Err(RecvTimeoutError::Disconnected) => return,
                         }
-                        Err(RecvTimeoutError::Disconnected) => return,
                     }
+                    None => match commands.recv() {
+                        Ok(command) => Some(command),
+                        Err(_) => return,
+                    },
                 }
-                None => match commands.recv() {
-                    Ok(command) => Some(command),
-                    Err(_) => return,
-                },
             };
             match command {
                 None => {
@@ -101,7 +109,17 @@ impl Sequencer {
                 Some(Command::Wake) => {
                     if self.config.mode == BlockMode::Instant {
                         // Drain queued wakes: one block takes everything waiting.
-                        while let Ok(Command::Wake) = commands.try_recv() {}
+                        // A different command ends the drain and is handled next.
+                        loop {
+                            match commands.try_recv() {
+                                Ok(Command::Wake) => {}
+                                Ok(other) => {
+                                    carried = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
                         while self.has_pending() {
                             if let Err(error) = self.produce_block() {
                                 tracing::error!(%error, "block production failed; stopping");
@@ -128,8 +146,7 @@ impl Sequencer {
                     });
                 }
                 Some(Command::AdvanceTime { ms, reply }) => {
-                    self.time_offset_ms = self.time_offset_ms.saturating_add(ms);
-                    let _ = reply.send(Ok(self.next_time_ms()));
+                    let _ = reply.send(self.advance_time(ms));
                 }
                 Some(Command::Snapshot { reply }) => {
                     let height = self.app.info().height.unwrap_or(0);
@@ -164,6 +181,20 @@ impl Sequencer {
                 shared.committed_nonce(account)
             })
             .len()
+    }
+
+    /// Adds `ms` to the dev time offset unless block time would leave the range a chain
+    /// can keep producing in (at most [`MAX_TIME_OFFSET_MS`] in total).
+    fn advance_time(&mut self, ms: u64) -> Result<u64, String> {
+        let offset = self
+            .time_offset_ms
+            .checked_add(ms)
+            .filter(|offset| *offset <= MAX_TIME_OFFSET_MS)
+            .ok_or_else(|| {
+                format!("time may move forward by at most {MAX_TIME_OFFSET_MS} ms in total")
+            })?;
+        self.time_offset_ms = offset;
+        Ok(self.next_time_ms())
     }
 
     fn next_time_ms(&self) -> u64 {
@@ -202,6 +233,11 @@ impl Sequencer {
         let applied = started.elapsed();
         let header = header_for(&info, &finalized, block.txs.len(), &self.key);
         self.app.commit(header)?;
+        self.head.store(height, Ordering::Release);
+        let _ = self.committed.send(height);
+        self.metrics
+            .height
+            .set(i64::try_from(height).unwrap_or(i64::MAX));
         let hashes: Vec<_> = finalized
             .receipts
             .iter()
@@ -213,8 +249,6 @@ impl Sequencer {
             .remove_committed(&hashes, height.saturating_add(1), |account| {
                 shared.committed_nonce(account)
             });
-        self.head.store(height, Ordering::Release);
-        let _ = self.committed.send(height);
         self.metrics.record_block(
             height,
             finalized.receipts.len(),

@@ -117,6 +117,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A (key, value) pair as RocksDB returns it.
+pub type RawEntry = (Box<[u8]>, Box<[u8]>);
+
 /// The RocksDB handle. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Store {
     db: DB,
@@ -203,7 +206,7 @@ impl Store {
     }
 
     /// Every current state entry in key order (used to rebuild the tree at start).
-    pub fn state_entries(&self) -> impl Iterator<Item = StoreResult<(Box<[u8]>, Box<[u8]>)>> + '_ {
+    pub fn state_entries(&self) -> impl Iterator<Item = StoreResult<RawEntry>> + '_ {
         self.db
             .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
             .map(|item| item.map_err(StoreError::from))

@@ -257,14 +257,16 @@ pub async fn status(
     ApiPath(hash): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let hash = parse_hex32("tx hash", &hash)?;
-    if let Some(location) = node.store.tx_location(&hash)? {
-        return Ok(Json(receipt_json(&node, &hash, location)?));
-    }
+    // Mempool first, then the store: a block reaches the tx index before the mempool
+    // forgets its transactions, so a transaction is never missed by both.
     let pending = node
         .mempool
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .contains(&hash);
+    if let Some(location) = node.store.tx_location(&hash)? {
+        return Ok(Json(receipt_json(&node, &hash, location)?));
+    }
     Ok(Json(json!({
         "hash": hex::encode(hash),
         "status": if pending { "pending" } else { "unknown" },

@@ -341,11 +341,14 @@ fn text_hash(text: &str) -> Hash {
     sha256(&[text.as_bytes()])
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
+/// "Now" for relative times: the latest block's time (the chain's clock, which a devnet
+/// may have moved ahead of the wall clock), or the wall clock if that is later.
+async fn chain_now_ms(client: &Client) -> anyhow::Result<u64> {
+    let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    Ok(client.header(None).await?.header.time_ms.max(wall))
 }
 
 struct Context {
@@ -558,7 +561,7 @@ async fn escrow(ctx: &Context, command: EscrowCommand) -> anyhow::Result<()> {
     match command {
         EscrowCommand::Create(args) => {
             let id = args.id.unwrap_or_else(agora_sdk::txs::new_id);
-            let now = now_ms();
+            let now = chain_now_ms(&ctx.client).await?;
             let kind = match args.kind.as_str() {
                 "single" => EscrowKind::Single,
                 "both" => EscrowKind::BothParties,
@@ -697,7 +700,9 @@ async fn market(ctx: &Context, command: MarketCommand) -> anyhow::Result<()> {
         } => {
             let id = id.unwrap_or_else(agora_sdk::txs::new_id);
             let types = labels(&task_types)?;
-            let expires = now_ms().saturating_add(expires_in_ms);
+            let expires = chain_now_ms(&ctx.client)
+                .await?
+                .saturating_add(expires_in_ms);
             ctx.send(
                 |b| b.post_offer(id, types, ask, capacity, expires),
                 json!({ "id": id.to_string() }),

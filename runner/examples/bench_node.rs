@@ -1,0 +1,1658 @@
+//! Node benchmark: prints figures, never asserts. One run measures, on this machine:
+//!
+//! 1. the ed25519 ceiling: `verify_batch` (chunks of 64, rayon over every core) and single
+//!    `verify_strict`, in signatures per second;
+//! 2. end-to-end committed signed transfers per second over HTTP on loopback
+//!    (`POST /v1/txs/batch`), for each funded-account count, against that ceiling;
+//! 3. submit-to-commit latency at half the measured throughput (paced small requests);
+//! 4. the state-root update (`StateTree::commit`) for a block touching 10 000 keys of 10^6;
+//! 5. state proof sizes and verification time, and a header signature check;
+//! 6. devnet ready time, restart time with the largest state, and resident memory.
+//!
+//! Also a pipeline breakdown (in-process admission, HTTP admission, block production) on a
+//! manual-mode node, to show where the end-to-end time goes.
+//!
+//! Run: `cargo run --release -p agora-runner --example bench_node -- [--accounts 10000,1000000]
+//! [--txs M] [--quick] [--tiny] [--instant] [--latency-secs S]`
+//! (`--quick`: 10^4 and 10^5 accounts, fewer transactions; `--tiny`: a smoke run for debug
+//! builds; `--instant`: instant block mode instead of 500 ms intervals).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use agora_contract::block::TxStatus;
+use agora_contract::commit::{StateProof, StateTree};
+use agora_contract::header::{Header, HEADER_VERSION};
+use agora_contract::ids::{sha256, AccountId, Hash};
+use agora_contract::tx::{account_of, UnsignedTx};
+use agora_contract::{Action, Amount, Label};
+use agora_runner::genesis::{devnet_genesis, devnet_sequencer_key, Allocation, GenesisDoc};
+use agora_runner::metrics::Metrics;
+use agora_runner::node::{BlockMode, Node, NodeConfig};
+use agora_runner::sequencer::Command;
+use axum::body::Bytes;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use rayon::prelude::*;
+use serde::Deserialize;
+use tokio::runtime::Runtime;
+use tokio::sync::{oneshot, watch};
+
+const CHAIN_ID: &str = "agora-bench";
+const BALANCE: u64 = 1_000_000_000_000;
+/// Pool capacity of the default mempool config; the load client keeps below it.
+const POOL_HEADROOM: f64 = 0.9;
+
+// ------------------------------------------------------------------------------------------
+// Settings
+
+struct Scale {
+    name: &'static str,
+    accounts: Vec<usize>,
+    txs: usize,
+    batch: usize,
+    clients: usize,
+    latency_secs: f64,
+    ceiling_sigs: usize,
+    ceiling_secs: f64,
+    breakdown_txs: usize,
+    tree_keys: usize,
+    tree_touch: usize,
+    tree_runs: usize,
+    proofs: usize,
+    ready_runs: usize,
+    instant: bool,
+}
+
+impl Scale {
+    fn from_args() -> Scale {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let has = |flag: &str| args.iter().any(|arg| arg == flag);
+        let value = |flag: &str| {
+            args.iter()
+                .position(|arg| arg == flag)
+                .and_then(|at| args.get(at + 1).cloned())
+        };
+        let mut scale = if has("--tiny") {
+            Scale {
+                name: "tiny",
+                accounts: vec![1_000, 5_000],
+                txs: 4_000,
+                batch: 1_000,
+                clients: 3,
+                latency_secs: 3.0,
+                ceiling_sigs: 1_024,
+                ceiling_secs: 0.3,
+                breakdown_txs: 2_000,
+                tree_keys: 20_000,
+                tree_touch: 1_000,
+                tree_runs: 3,
+                proofs: 1_000,
+                ready_runs: 2,
+                instant: false,
+            }
+        } else if has("--quick") {
+            Scale {
+                name: "quick",
+                accounts: vec![10_000, 100_000],
+                txs: 50_000,
+                batch: 5_000,
+                clients: 4,
+                latency_secs: 5.0,
+                ceiling_sigs: 8_192,
+                ceiling_secs: 1.0,
+                breakdown_txs: 20_000,
+                tree_keys: 1_000_000,
+                tree_touch: 10_000,
+                tree_runs: 5,
+                proofs: 10_000,
+                ready_runs: 3,
+                instant: false,
+            }
+        } else {
+            Scale {
+                name: "default",
+                accounts: vec![10_000, 1_000_000],
+                txs: 200_000,
+                batch: 5_000,
+                clients: 4,
+                latency_secs: 10.0,
+                ceiling_sigs: 16_384,
+                ceiling_secs: 2.0,
+                breakdown_txs: 40_000,
+                tree_keys: 1_000_000,
+                tree_touch: 10_000,
+                tree_runs: 7,
+                proofs: 10_000,
+                ready_runs: 3,
+                instant: false,
+            }
+        };
+        if let Some(list) = value("--accounts") {
+            scale.accounts = list
+                .split(',')
+                .map(|item| {
+                    item.trim()
+                        .parse()
+                        .expect("--accounts takes numbers, a,b,c")
+                })
+                .collect();
+        }
+        if let Some(txs) = value("--txs") {
+            scale.txs = txs.parse().expect("--txs takes a number");
+        }
+        if let Some(secs) = value("--latency-secs") {
+            scale.latency_secs = secs.parse().expect("--latency-secs takes a number");
+        }
+        scale.instant = has("--instant");
+        scale
+    }
+
+    fn mode(&self) -> BlockMode {
+        if self.instant {
+            BlockMode::Instant
+        } else {
+            BlockMode::Interval { block_time_ms: 500 }
+        }
+    }
+
+    fn mode_text(&self) -> String {
+        match self.mode() {
+            BlockMode::Interval { block_time_ms } => format!("Interval {{ {block_time_ms} ms }}"),
+            BlockMode::Instant => "Instant".into(),
+            BlockMode::Manual => "Manual".into(),
+        }
+    }
+}
+
+/// Rows of the final table.
+#[derive(Default)]
+struct Summary {
+    rows: Vec<(String, String)>,
+}
+
+impl Summary {
+    fn add(&mut self, what: impl Into<String>, value: impl Into<String>) {
+        self.rows.push((what.into(), value.into()));
+    }
+
+    fn print(&self) {
+        let width = self
+            .rows
+            .iter()
+            .map(|(what, _)| what.len())
+            .max()
+            .unwrap_or(0);
+        println!();
+        println!("================================ SUMMARY ================================");
+        for (what, value) in &self.rows {
+            println!("{what:<width$}  {value}");
+        }
+        println!("=========================================================================");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Small helpers
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Benchmark account `i`'s key: seed sha256("bench" ‖ i as u64 BE).
+fn bench_key(i: u64) -> SigningKey {
+    SigningKey::from_bytes(&sha256(&[b"bench", &i.to_be_bytes()]))
+}
+
+/// (VmRSS, VmHWM) in MiB.
+fn memory() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn memory_text() -> String {
+    let (rss, hwm) = memory();
+    format!("VmRSS {rss:.0} MiB, VmHWM {hwm:.0} MiB")
+}
+
+fn percentile(sorted: &[f64], pct: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 50.0)
+}
+
+fn fmt_count(n: usize) -> String {
+    let text = n.to_string();
+    let zeros = text.len() - 1;
+    if zeros >= 4 && text.starts_with('1') && text[1..].bytes().all(|digit| digit == b'0') {
+        format!("10^{zeros}")
+    } else {
+        text
+    }
+}
+
+/// A value of the node's Prometheus text (histogram sums and counts).
+fn metric(metrics: &Metrics, name: &str) -> f64 {
+    let text = metrics.render();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// (blocks, apply seconds, total seconds) as the node's histograms count them.
+fn block_metrics(metrics: &Metrics) -> (f64, f64, f64) {
+    (
+        metric(metrics, "agora_block_total_seconds_count"),
+        metric(metrics, "agora_block_apply_seconds_sum"),
+        metric(metrics, "agora_block_total_seconds_sum"),
+    )
+}
+
+fn committed(metrics: &Metrics) -> u64 {
+    metrics.txs_committed.get()
+}
+
+// ------------------------------------------------------------------------------------------
+// Accounts, genesis and transactions
+
+struct Accounts {
+    /// Signing keys of the senders (accounts 0..senders).
+    keys: Vec<SigningKey>,
+    /// Every funded account.
+    ids: Vec<AccountId>,
+}
+
+fn make_accounts(count: usize, senders: usize) -> Accounts {
+    let senders = senders.min(count);
+    let keys: Vec<SigningKey> = (0..senders)
+        .into_par_iter()
+        .map(|i| bench_key(i as u64))
+        .collect();
+    let mut ids: Vec<AccountId> = keys.par_iter().map(account_of).collect();
+    ids.par_extend(
+        (senders..count)
+            .into_par_iter()
+            .map(|i| account_of(&bench_key(i as u64))),
+    );
+    Accounts { keys, ids }
+}
+
+fn bench_genesis(ids: &[AccountId]) -> GenesisDoc {
+    GenesisDoc {
+        chain_id: CHAIN_ID.into(),
+        genesis_time_ms: now_ms().saturating_sub(1_000),
+        sequencer: hex::encode(account_of(&devnet_sequencer_key()).0),
+        mint_authority: None,
+        allocations: ids
+            .iter()
+            .map(|id| Allocation {
+                account: hex::encode(id.0),
+                amount: BALANCE,
+            })
+            .collect(),
+    }
+}
+
+/// Transfer `j` of the plan: sender j mod S with nonce j div S (round-robin over the
+/// senders, consecutive nonces per sender), 1 unit to a pseudo-random other account.
+fn sign_transfers(accounts: &Accounts, range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
+    let chain_id = Label::new(CHAIN_ID).expect("valid chain id");
+    let senders = accounts.keys.len();
+    let count = accounts.ids.len();
+    range
+        .into_par_iter()
+        .map(|j| {
+            let sender = j % senders;
+            let mut to = (splitmix(j as u64) % count as u64) as usize;
+            if to == sender {
+                to = (to + 1) % count;
+            }
+            UnsignedTx {
+                chain_id: chain_id.clone(),
+                signer: accounts.ids[sender],
+                nonce: (j / senders) as u64,
+                valid_until_height: None,
+                action: Action::Transfer {
+                    to: accounts.ids[to],
+                    amount: Amount(1),
+                },
+            }
+            .sign(&accounts.keys[sender])
+            .to_bytes()
+        })
+        .collect()
+}
+
+/// Transactions a sender has after the first `total` of the plan.
+fn expected_nonce(sender: usize, senders: usize, total: usize) -> u64 {
+    (total / senders + usize::from(sender < total % senders)) as u64
+}
+
+/// `{"txs":["hex",...]}` for the listed transactions.
+fn batch_body(txs: &[Vec<u8>], indices: impl IntoIterator<Item = usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + txs.first().map_or(0, |tx| tx.len() * 2 + 3) * 1024);
+    out.extend_from_slice(b"{\"txs\":[");
+    for (k, index) in indices.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(hex::encode(&txs[index]).as_bytes());
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchItem>,
+}
+
+#[derive(Deserialize)]
+struct BatchItem {
+    status: String,
+    #[serde(default)]
+    error: Option<ItemError>,
+}
+
+#[derive(Deserialize)]
+struct ItemError {
+    code: u16,
+    name: String,
+}
+
+// ------------------------------------------------------------------------------------------
+// Node, server, commit-time recorder
+
+struct Server {
+    address: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(node: Arc<Node>) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("local address");
+    let app = agora_runner::api::router(node);
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+    });
+    Server {
+        address,
+        shutdown,
+        task,
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("http client")
+}
+
+/// Stops the server, then the node, and waits until the last handle on the node is ours
+/// so that dropping it closes RocksDB.
+fn stop_node(rt: &Runtime, server: Server, node: Arc<Node>) {
+    rt.block_on(async {
+        let _ = server.shutdown.send(());
+        if tokio::time::timeout(Duration::from_secs(15), server.task)
+            .await
+            .is_err()
+        {
+            println!("  (warning: the HTTP server did not stop within 15 s)");
+        }
+    });
+    node.shutdown();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Arc::strong_count(&node) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if Arc::strong_count(&node) > 1 {
+        println!(
+            "  (warning: {} handles on the node remain; RocksDB stays open)",
+            Arc::strong_count(&node) - 1
+        );
+    }
+    drop(node);
+}
+
+/// Records the instant each committed height is announced on `node.committed`, on its own
+/// thread so that a busy runtime does not delay the reading.
+struct Recorder {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<BTreeMap<u64, Instant>>,
+}
+
+impl Recorder {
+    fn start(mut committed: watch::Receiver<u64>) -> Recorder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("commit-recorder".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .expect("recorder runtime");
+                let mut times = BTreeMap::new();
+                committed.borrow_and_update();
+                while !flag.load(Ordering::Relaxed) {
+                    let changed = rt.block_on(async {
+                        tokio::time::timeout(Duration::from_millis(20), committed.changed()).await
+                    });
+                    match changed {
+                        Ok(Ok(())) => {
+                            let at = Instant::now();
+                            let height = *committed.borrow_and_update();
+                            times.insert(height, at);
+                        }
+                        Ok(Err(_)) => break,
+                        Err(_) => {}
+                    }
+                }
+                times
+            })
+            .expect("recorder thread");
+        Recorder { stop, handle }
+    }
+
+    fn finish(self) -> BTreeMap<u64, Instant> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// The instant height `height` was seen committed (or the first recorded height above it,
+/// if the watch channel coalesced).
+fn commit_instant(times: &BTreeMap<u64, Instant>, height: u64) -> Option<Instant> {
+    times.range(height..).next().map(|(_, at)| *at)
+}
+
+/// Waits until the node has committed `target` transactions (counter value), or `limit`.
+fn wait_committed(metrics: &Metrics, target: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while committed(metrics) < target {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+// ------------------------------------------------------------------------------------------
+// 6a. Devnet ready time
+
+fn devnet_ready(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
+    println!("\n## 6a. Devnet ready time (empty data dir, devnet genesis)");
+    let mut start_ms = Vec::new();
+    let mut bound_ms = Vec::new();
+    let mut health_ms = Vec::new();
+    for run in 0..scale.ready_runs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = NodeConfig::devnet(dir.path().join("data"));
+        config.mode = scale.mode();
+        let started = Instant::now();
+        let node = Node::start(config, devnet_genesis(now_ms()), devnet_sequencer_key())
+            .expect("devnet node starts");
+        let started_at = started.elapsed();
+        let server = rt.block_on(serve(node.clone()));
+        let bound_at = started.elapsed();
+        let client = http_client();
+        let url = format!("http://{}/health", server.address);
+        let healthy = rt.block_on(async {
+            for _ in 0..1_000 {
+                if let Ok(answer) = client.get(&url).send().await {
+                    if answer.status().is_success() {
+                        return true;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            false
+        });
+        let health_at = started.elapsed();
+        println!(
+            "  run {run}: Node::start {:.1} ms, + listener bound {:.1} ms, first /health 200 at \
+             {:.1} ms{}",
+            started_at.as_secs_f64() * 1e3,
+            bound_at.as_secs_f64() * 1e3,
+            health_at.as_secs_f64() * 1e3,
+            if healthy { "" } else { " (never healthy!)" }
+        );
+        start_ms.push(started_at.as_secs_f64() * 1e3);
+        bound_ms.push(bound_at.as_secs_f64() * 1e3);
+        health_ms.push(health_at.as_secs_f64() * 1e3);
+        drop(client);
+        stop_node(rt, server, node);
+    }
+    let bound = median(&mut bound_ms);
+    let health = median(&mut health_ms);
+    println!(
+        "  median: Node::start {:.1} ms; start + bind {bound:.1} ms; to first /health {health:.1} ms",
+        median(&mut start_ms)
+    );
+    summary.add(
+        "devnet ready (empty dir): Node::start + bind, median",
+        format!("{bound:.1} ms (first /health 200 at {health:.1} ms)"),
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 1. ed25519 ceiling
+
+/// Returns the 2-core batch-verification rate (signatures/s).
+fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
+    let cores = rayon::current_num_threads();
+    println!("\n## 1. ed25519 verification ceiling ({cores} rayon threads)");
+    let count = scale.ceiling_sigs;
+    let accounts = make_accounts(count, count);
+    let chain_id = Label::new(CHAIN_ID).expect("valid chain id");
+    let messages: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            UnsignedTx {
+                chain_id: chain_id.clone(),
+                signer: accounts.ids[i],
+                nonce: i as u64,
+                valid_until_height: None,
+                action: Action::Transfer {
+                    to: accounts.ids[(i + 1) % count],
+                    amount: Amount(1),
+                },
+            }
+            .signing_message()
+        })
+        .collect();
+    let signatures: Vec<Signature> = messages
+        .par_iter()
+        .zip(accounts.keys.par_iter())
+        .map(|(message, key)| ed25519_dalek::Signer::sign(key, message))
+        .collect();
+    let keys: Vec<VerifyingKey> = accounts
+        .keys
+        .iter()
+        .map(|key| key.verifying_key())
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    const CHUNK: usize = 64;
+
+    let run = |threads: usize, batch: bool| -> (f64, usize) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("rayon pool");
+        let started = Instant::now();
+        let mut verified = 0usize;
+        let mut failures = 0usize;
+        while started.elapsed().as_secs_f64() < scale.ceiling_secs {
+            failures += pool.install(|| {
+                if batch {
+                    refs.par_chunks(CHUNK)
+                        .zip(signatures.par_chunks(CHUNK))
+                        .zip(keys.par_chunks(CHUNK))
+                        .map(|((m, s), k)| {
+                            usize::from(ed25519_dalek::verify_batch(m, s, k).is_err())
+                        })
+                        .sum::<usize>()
+                } else {
+                    refs.par_iter()
+                        .zip(signatures.par_iter())
+                        .zip(keys.par_iter())
+                        .map(|((m, s), k)| usize::from(k.verify_strict(m, s).is_err()))
+                        .sum::<usize>()
+                }
+            });
+            verified += count;
+        }
+        (verified as f64 / started.elapsed().as_secs_f64(), failures)
+    };
+    let (batch_one, f1) = run(1, true);
+    let (batch_all, f2) = run(cores, true);
+    let (strict_one, f3) = run(1, false);
+    let (strict_all, f4) = run(cores, false);
+    println!(
+        "  {count} transfer signing messages ({} bytes each), distinct keys",
+        messages[0].len()
+    );
+    println!("  verify_batch (chunks of {CHUNK}), 1 thread : {batch_one:>10.0} sig/s");
+    println!(
+        "  verify_batch (chunks of {CHUNK}), {cores} threads: {batch_all:>10.0} sig/s  <- ceiling"
+    );
+    println!("  verify_strict single,         1 thread : {strict_one:>10.0} sig/s");
+    println!("  verify_strict single,         {cores} threads: {strict_all:>10.0} sig/s");
+    if f1 + f2 + f3 + f4 > 0 {
+        println!("  (verification failures: {})", f1 + f2 + f3 + f4);
+    }
+    summary.add(
+        format!("ceiling: verify_batch x64, {cores} cores"),
+        format!("{batch_all:.0} sig/s"),
+    );
+    summary.add(
+        format!("verify_strict single, {cores} cores"),
+        format!(
+            "{strict_all:.0} sig/s (batch is {:.2}x this)",
+            batch_all / strict_all
+        ),
+    );
+    batch_all
+}
+
+// ------------------------------------------------------------------------------------------
+// Pipeline breakdown: manual-mode node, admission and block production apart
+
+fn breakdown(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
+    let count = scale.accounts.iter().copied().min().unwrap_or(10_000);
+    let txs_each = scale.breakdown_txs;
+    println!(
+        "\n## Pipeline breakdown ({} accounts, Manual block mode, {} txs in-process + {} over HTTP)",
+        fmt_count(count),
+        txs_each,
+        txs_each
+    );
+    let accounts = make_accounts(count, count.min(2 * txs_each));
+    let txs = sign_transfers(&accounts, 0..2 * txs_each);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = NodeConfig::devnet(dir.path().join("data"));
+    config.mode = BlockMode::Manual;
+    let node = Node::start(config, bench_genesis(&accounts.ids), devnet_sequencer_key())
+        .expect("node starts");
+    let (first, second) = txs.split_at(txs_each);
+
+    // In-process admission: Node::submit_batch in chunks like the API does.
+    let started = Instant::now();
+    let mut accepted = 0usize;
+    for chunk in first.chunks(scale.batch) {
+        accepted += node
+            .submit_batch(chunk)
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .count();
+    }
+    let in_process = started.elapsed().as_secs_f64();
+    let in_process_rate = accepted as f64 / in_process;
+    println!(
+        "  admission in-process (Node::submit_batch, chunks of {}): {accepted} accepted in {:.2} s \
+         = {in_process_rate:.0} tx/s",
+        scale.batch, in_process
+    );
+
+    // HTTP admission: the same path behind POST /v1/txs/batch, no blocks produced.
+    let server = rt.block_on(serve(node.clone()));
+    let client = http_client();
+    let url = format!("http://{}/v1/txs/batch", server.address);
+    let bodies: Vec<Bytes> = second
+        .par_chunks(scale.batch)
+        .map(|chunk| Bytes::from(batch_body(chunk, 0..chunk.len())))
+        .collect();
+    let started = Instant::now();
+    let http_accepted = rt.block_on(async {
+        let queue = Arc::new(Mutex::new(VecDeque::from(bodies)));
+        let mut tasks = Vec::new();
+        for _ in 0..scale.clients.min(2) {
+            let queue = queue.clone();
+            let client = client.clone();
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ok = 0usize;
+                loop {
+                    let body = queue.lock().expect("queue").pop_front();
+                    let Some(body) = body else { break ok };
+                    if let Ok(answer) = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        if let Ok(parsed) = answer.json::<BatchAnswer>().await {
+                            ok += parsed
+                                .results
+                                .iter()
+                                .filter(|item| item.status != "rejected")
+                                .count();
+                        }
+                    }
+                }
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            ok += task.await.unwrap_or(0);
+        }
+        ok
+    });
+    let http = started.elapsed().as_secs_f64();
+    let http_rate = http_accepted as f64 / http;
+    println!(
+        "  admission over HTTP (POST /v1/txs/batch, {} clients): {http_accepted} accepted in {:.2} s \
+         = {http_rate:.0} tx/s",
+        scale.clients.min(2),
+        http
+    );
+
+    // Block production: mine until the pool is empty.
+    let (blocks0, apply0, total0) = block_metrics(&node.metrics);
+    let committed0 = committed(&node.metrics);
+    let started = Instant::now();
+    let mut block_ms = Vec::new();
+    let mut block_txs = Vec::new();
+    while !node.mempool.lock().expect("mempool").is_empty() {
+        let before = committed(&node.metrics);
+        let mined = Instant::now();
+        let result = rt.block_on(node.command(|reply| Command::Mine { blocks: 1, reply }));
+        if let Err(error) = result {
+            println!("  mine failed: {error}");
+            break;
+        }
+        block_ms.push(mined.elapsed().as_secs_f64() * 1e3);
+        block_txs.push(committed(&node.metrics) - before);
+        if committed(&node.metrics) == before {
+            println!("  (a mined block took no transactions; stopping)");
+            break;
+        }
+    }
+    let mining = started.elapsed().as_secs_f64();
+    let mined_txs = committed(&node.metrics) - committed0;
+    let (blocks1, apply1, total1) = block_metrics(&node.metrics);
+    let blocks = blocks1 - blocks0;
+    let apply_ms = (apply1 - apply0) / blocks * 1e3;
+    let total_ms = (total1 - total0) / blocks * 1e3;
+    let production_rate = mined_txs as f64 / mining;
+    println!(
+        "  block production (POST-free Mine command): {mined_txs} txs in {} blocks, {mining:.2} s = \
+         {production_rate:.0} tx/s",
+        block_ms.len()
+    );
+    for (ms, txs) in block_ms.iter().zip(&block_txs) {
+        println!("    block of {txs:>6} txs: {ms:>8.1} ms");
+    }
+    println!(
+        "  per block (node metrics): select+execute+tree {apply_ms:.1} ms, total incl. signing, \
+         synced RocksDB write, mempool cleanup {total_ms:.1} ms"
+    );
+    let serial = 1.0 / (1.0 / http_rate + 1.0 / production_rate);
+    println!("  if admission and production shared the CPU serially: ~{serial:.0} tx/s end-to-end");
+    summary.add(
+        "breakdown: admission in-process / over HTTP",
+        format!("{in_process_rate:.0} / {http_rate:.0} tx/s"),
+    );
+    summary.add(
+        "breakdown: block production (Mine), 20k-tx blocks",
+        format!(
+            "{production_rate:.0} tx/s (apply {apply_ms:.0} ms + commit {:.0} ms per block)",
+            total_ms - apply_ms
+        ),
+    );
+    drop(client);
+    stop_node(rt, server, node);
+}
+
+// ------------------------------------------------------------------------------------------
+// 2 and 3. End to end over HTTP
+
+struct Job {
+    indices: Vec<usize>,
+    body: Option<Bytes>,
+}
+
+struct Flow {
+    metrics: Arc<Metrics>,
+    base: u64,
+    window: i64,
+    total: usize,
+    /// Txs sent or accepted and not yet committed (client's own view).
+    outstanding: AtomicI64,
+    accepted: AtomicUsize,
+    failed: AtomicUsize,
+    retried: AtomicUsize,
+    requests: AtomicUsize,
+    errors: Mutex<Vec<String>>,
+}
+
+impl Flow {
+    fn note_error(&self, error: String) {
+        let mut errors = self.errors.lock().expect("errors");
+        if errors.len() < 5 {
+            errors.push(error);
+        }
+    }
+}
+
+async fn batch_client(
+    client: reqwest::Client,
+    url: String,
+    queue: Arc<Mutex<VecDeque<Job>>>,
+    txs: Arc<Vec<Vec<u8>>>,
+    flow: Arc<Flow>,
+) {
+    loop {
+        let job = queue.lock().expect("queue").pop_front();
+        let Some(job) = job else {
+            if flow.accepted.load(Ordering::SeqCst) + flow.failed.load(Ordering::SeqCst)
+                >= flow.total
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            continue;
+        };
+        let len = job.indices.len() as i64;
+        // Keep what is pending below the pool's capacity (no PoolFull, no nonce gaps).
+        loop {
+            let done = committed(&flow.metrics).saturating_sub(flow.base) as i64;
+            let reserved =
+                flow.outstanding
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |outstanding| {
+                        (outstanding + len - done <= flow.window).then_some(outstanding + len)
+                    });
+            if reserved.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let body = job
+            .body
+            .unwrap_or_else(|| Bytes::from(batch_body(&txs, job.indices.iter().copied())));
+        flow.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let parsed = match answer {
+            Ok(answer) if answer.status().is_success() => answer
+                .json::<BatchAnswer>()
+                .await
+                .map_err(|error| error.to_string()),
+            Ok(answer) => Err(format!("HTTP {}", answer.status())),
+            Err(error) => Err(error.to_string()),
+        };
+        match parsed {
+            Ok(parsed) if parsed.results.len() == job.indices.len() => {
+                let mut retry = Vec::new();
+                let mut failed = 0usize;
+                for (item, index) in parsed.results.iter().zip(&job.indices) {
+                    if item.status != "rejected" {
+                        continue;
+                    }
+                    match &item.error {
+                        Some(error) if error.code == 600 || error.code == 601 => retry.push(*index),
+                        other => {
+                            failed += 1;
+                            flow.note_error(format!(
+                                "tx {index} rejected: {}",
+                                other.as_ref().map_or("?", |error| error.name.as_str())
+                            ));
+                        }
+                    }
+                }
+                let ok = job.indices.len() - retry.len() - failed;
+                flow.outstanding
+                    .fetch_sub((retry.len() + failed) as i64, Ordering::SeqCst);
+                flow.failed.fetch_add(failed, Ordering::SeqCst);
+                flow.accepted.fetch_add(ok, Ordering::SeqCst);
+                if !retry.is_empty() {
+                    flow.retried.fetch_add(retry.len(), Ordering::Relaxed);
+                    queue.lock().expect("queue").push_back(Job {
+                        indices: retry,
+                        body: None,
+                    });
+                }
+            }
+            other => {
+                let error = match other {
+                    Ok(parsed) => format!("{} results for {} txs", parsed.results.len(), len),
+                    Err(error) => error,
+                };
+                flow.note_error(format!("batch failed: {error}"));
+                flow.outstanding.fetch_sub(len, Ordering::SeqCst);
+                flow.failed.fetch_add(job.indices.len(), Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+struct Throughput {
+    tx_per_s: f64,
+}
+
+#[allow(clippy::too_many_lines)]
+fn throughput_phase(
+    rt: &Runtime,
+    scale: &Scale,
+    node: &Arc<Node>,
+    address: SocketAddr,
+    txs: Vec<Vec<u8>>,
+) -> Throughput {
+    let total = txs.len();
+    let txs = Arc::new(txs);
+    let jobs: VecDeque<Job> = (0..total)
+        .collect::<Vec<_>>()
+        .par_chunks(scale.batch)
+        .map(|indices| Job {
+            body: Some(Bytes::from(batch_body(&txs, indices.iter().copied()))),
+            indices: indices.to_vec(),
+        })
+        .collect::<Vec<_>>()
+        .into();
+    let batches = jobs.len();
+    let body_mib = jobs
+        .iter()
+        .map(|job| job.body.as_ref().map_or(0, Bytes::len))
+        .sum::<usize>() as f64
+        / (1 << 20) as f64;
+    let window = (node.config.mempool.max_txs as f64 * POOL_HEADROOM) as i64;
+    let flow = Arc::new(Flow {
+        metrics: node.metrics.clone(),
+        base: committed(&node.metrics),
+        window,
+        total,
+        outstanding: AtomicI64::new(0),
+        accepted: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        retried: AtomicUsize::new(0),
+        requests: AtomicUsize::new(0),
+        errors: Mutex::new(Vec::new()),
+    });
+    println!(
+        "  load: {total} pre-signed transfers in {batches} batches of {} ({body_mib:.1} MiB of JSON), \
+         {} concurrent clients, POST /v1/txs/batch; client keeps <= {window} txs pending",
+        scale.batch, scale.clients
+    );
+    let height0 = node.height();
+    let (blocks0, apply0, total0) = block_metrics(&node.metrics);
+    let recorder = Recorder::start(node.committed.clone());
+    let queue = Arc::new(Mutex::new(jobs));
+    let client = http_client();
+    let url = format!("http://{address}/v1/txs/batch");
+    let started = Instant::now();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..scale.clients)
+            .map(|_| {
+                tokio::spawn(batch_client(
+                    client.clone(),
+                    url.clone(),
+                    queue.clone(),
+                    txs.clone(),
+                    flow.clone(),
+                ))
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    let submitted_at = started.elapsed();
+    let accepted = flow.accepted.load(Ordering::SeqCst);
+    let all_in = wait_committed(
+        &node.metrics,
+        flow.base + accepted as u64,
+        Duration::from_secs(120),
+    );
+    let waited = started.elapsed();
+    // Let the recorder see the last block, then read the exact commit instants.
+    std::thread::sleep(Duration::from_millis(30));
+    let times = recorder.finish();
+    let height1 = node.height();
+    let (blocks1, apply1, total1) = block_metrics(&node.metrics);
+
+    let mut cumulative = 0u64;
+    let mut last_height = height1;
+    let mut sizes = Vec::new();
+    let mut failed_receipts = 0usize;
+    for height in height0 + 1..=height1 {
+        let Ok(Some(block)) = node.store.block(height) else {
+            continue;
+        };
+        let count = u64::from(block.header.header.tx_count);
+        if count > 0 {
+            sizes.push(count);
+        }
+        if let Ok(receipts) = node.store.receipts(height) {
+            failed_receipts += receipts
+                .iter()
+                .filter(|receipt| receipt.status != TxStatus::Success)
+                .count();
+        }
+        if cumulative < accepted as u64 {
+            cumulative += count;
+            if cumulative >= accepted as u64 {
+                last_height = height;
+            }
+        }
+    }
+    let end = commit_instant(&times, last_height);
+    let elapsed = end.map_or(waited, |end| end.duration_since(started));
+    let tx_per_s = accepted as f64 / elapsed.as_secs_f64();
+    let blocks = blocks1 - blocks0;
+    let busy = (total1 - total0) / elapsed.as_secs_f64();
+    println!(
+        "  all {} batches answered after {:.2} s (accepted {accepted}, rejected {}, re-sent after \
+         PoolFull {}, requests {})",
+        batches,
+        submitted_at.as_secs_f64(),
+        flow.failed.load(Ordering::SeqCst),
+        flow.retried.load(Ordering::Relaxed),
+        flow.requests.load(Ordering::Relaxed)
+    );
+    for error in flow.errors.lock().expect("errors").iter() {
+        println!("    error: {error}");
+    }
+    if !all_in {
+        println!("  WARNING: not every accepted tx was committed within 120 s");
+    }
+    println!(
+        "  last tx committed at height {last_height}, {:.2} s after the first submit",
+        elapsed.as_secs_f64()
+    );
+    println!("  => {tx_per_s:.0} committed tx/s end to end");
+    let max_block = sizes.iter().copied().max().unwrap_or(0);
+    let mean_block = sizes.iter().sum::<u64>() as f64 / sizes.len().max(1) as f64;
+    println!(
+        "  blocks with txs: {} (mean {mean_block:.0} txs, max {max_block}); failed receipts: \
+         {failed_receipts}",
+        sizes.len()
+    );
+    println!(
+        "  sequencer per block (node metrics over {blocks:.0} blocks): select+execute+tree {:.1} ms, \
+         total {:.1} ms; sequencer busy {:.0}% of the wall time",
+        (apply1 - apply0) / blocks * 1e3,
+        (total1 - total0) / blocks * 1e3,
+        busy * 100.0
+    );
+    Throughput { tx_per_s }
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+    rate: f64,
+}
+
+#[allow(clippy::too_many_lines)]
+fn latency_phase(
+    rt: &Runtime,
+    scale: &Scale,
+    node: &Arc<Node>,
+    address: SocketAddr,
+    txs: Vec<Vec<u8>>,
+    rate: f64,
+) -> Latency {
+    let total = txs.len();
+    let tick = Duration::from_millis(10);
+    let per_tick = rate * tick.as_secs_f64();
+    println!(
+        "  paced load: {total} transfers at {rate:.0} tx/s for {:.0} s, every {} ms {}",
+        scale.latency_secs,
+        tick.as_millis(),
+        if per_tick <= 4.0 {
+            format!("~{per_tick:.1} single POST /v1/txs (octet-stream)")
+        } else {
+            format!("one POST /v1/txs/batch of ~{per_tick:.0} txs")
+        }
+    );
+    let hashes: Vec<Hash> = txs.par_iter().map(|tx| sha256(&[tx])).collect();
+    let txs = Arc::new(txs);
+    let base = committed(&node.metrics);
+    let recorder = Recorder::start(node.committed.clone());
+    let client = http_client();
+    let single_url = format!("http://{address}/v1/txs");
+    let batch_url = format!("http://{address}/v1/txs/batch");
+    let singles = Arc::new(AtomicUsize::new(0));
+    let batches = Arc::new(AtomicUsize::new(0));
+    // (first index, submit instant, accepted flags)
+    let sent: Vec<(usize, Instant, Vec<bool>)> = rt.block_on(async {
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let started = Instant::now();
+        let mut next = 0usize;
+        let mut tasks = Vec::new();
+        while next < total {
+            ticker.tick().await;
+            let due = ((started.elapsed().as_secs_f64() * rate).ceil() as usize).min(total);
+            if due <= next {
+                continue;
+            }
+            let range = next..due;
+            next = due;
+            if range.len() <= 4 {
+                for index in range {
+                    let client = client.clone();
+                    let url = single_url.clone();
+                    let txs = txs.clone();
+                    let singles = singles.clone();
+                    tasks.push(tokio::spawn(async move {
+                        singles.fetch_add(1, Ordering::Relaxed);
+                        let at = Instant::now();
+                        let ok = client
+                            .post(&url)
+                            .header("content-type", "application/octet-stream")
+                            .body(txs[index].clone())
+                            .send()
+                            .await
+                            .is_ok_and(|answer| answer.status().is_success());
+                        (index, at, vec![ok])
+                    }));
+                }
+            } else {
+                let client = client.clone();
+                let url = batch_url.clone();
+                let txs = txs.clone();
+                let batches = batches.clone();
+                tasks.push(tokio::spawn(async move {
+                    batches.fetch_add(1, Ordering::Relaxed);
+                    let body = batch_body(&txs, range.clone());
+                    let at = Instant::now();
+                    let oks = match client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(answer) => match answer.json::<BatchAnswer>().await {
+                            Ok(parsed) => parsed
+                                .results
+                                .iter()
+                                .map(|item| item.status != "rejected")
+                                .collect(),
+                            Err(_) => vec![false; range.len()],
+                        },
+                        Err(_) => vec![false; range.len()],
+                    };
+                    (range.start, at, oks)
+                }));
+            }
+        }
+        let mut sent = Vec::new();
+        for task in tasks {
+            if let Ok(item) = task.await {
+                sent.push(item);
+            }
+        }
+        sent
+    });
+    let accepted: usize = sent
+        .iter()
+        .map(|(_, _, oks)| oks.iter().filter(|ok| **ok).count())
+        .sum();
+    let all_in = wait_committed(
+        &node.metrics,
+        base + accepted as u64,
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_millis(30));
+    let times = recorder.finish();
+    let mut latencies = Vec::with_capacity(accepted);
+    let mut missing = 0usize;
+    for (first, at, oks) in &sent {
+        for (offset, ok) in oks.iter().enumerate() {
+            if !ok {
+                continue;
+            }
+            let location = node
+                .store
+                .tx_location(&hashes[first + offset])
+                .ok()
+                .flatten();
+            match location.and_then(|location| commit_instant(&times, location.height)) {
+                Some(done) => latencies.push(done.duration_since(*at).as_secs_f64() * 1e3),
+                None => missing += 1,
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let p50 = percentile(&latencies, 50.0);
+    let p99 = percentile(&latencies, 99.0);
+    let max = latencies.last().copied().unwrap_or(f64::NAN);
+    let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
+    println!(
+        "  requests: {} single, {} batch; accepted {accepted} of {total}; latency measured for {}{}{}",
+        singles.load(Ordering::Relaxed),
+        batches.load(Ordering::Relaxed),
+        latencies.len(),
+        if missing > 0 {
+            format!(" ({missing} without a recorded commit)")
+        } else {
+            String::new()
+        },
+        if all_in {
+            ""
+        } else {
+            " (WARNING: not all committed within 60 s)"
+        }
+    );
+    println!(
+        "  submit-to-commit latency: p50 {p50:.1} ms, p99 {p99:.1} ms, mean {mean:.1} ms, max \
+         {max:.1} ms"
+    );
+    Latency { p50, p99, rate }
+}
+
+#[allow(clippy::too_many_lines)]
+fn end_to_end(
+    rt: &Runtime,
+    scale: &Scale,
+    count: usize,
+    largest: bool,
+    ceiling: f64,
+    summary: &mut Summary,
+) {
+    let label = fmt_count(count);
+    println!(
+        "\n## 2/3. End to end over HTTP, {label} funded accounts, block mode {}",
+        scale.mode_text()
+    );
+    let senders = count.min(scale.txs);
+    let started = Instant::now();
+    let accounts = make_accounts(count, senders);
+    println!(
+        "  derived {count} keys ({senders} senders) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let genesis = bench_genesis(&accounts.ids);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir: PathBuf = dir.path().join("data");
+    let mut config = NodeConfig::devnet(data_dir);
+    config.mode = scale.mode();
+    println!("  before Node::start (client data only): {}", memory_text());
+    let started = Instant::now();
+    let node = Node::start(config.clone(), genesis, devnet_sequencer_key()).expect("node starts");
+    let genesis_s = started.elapsed().as_secs_f64();
+    let server = rt.block_on(serve(node.clone()));
+    let up_memory = memory();
+    println!(
+        "  Node::start with a new {count}-account genesis: {genesis_s:.2} s; node up: {}",
+        memory_text()
+    );
+    summary.add(
+        format!("{label} accounts: genesis init (Node::start)"),
+        format!("{genesis_s:.2} s"),
+    );
+
+    // 2. Throughput.
+    let started = Instant::now();
+    let txs = sign_transfers(&accounts, 0..scale.txs);
+    println!(
+        "  pre-signed {} transfers in {:.1} s (not timed)",
+        txs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let throughput = throughput_phase(rt, scale, &node, server.address, txs);
+    let ratio = throughput.tx_per_s / ceiling;
+    println!(
+        "  ratio to the batch-verify ceiling ({ceiling:.0} sig/s): {:.1}%",
+        ratio * 100.0
+    );
+    summary.add(
+        format!("{label} accounts: committed tx/s (HTTP batch)"),
+        format!(
+            "{:.0} tx/s = {:.1}% of ceiling",
+            throughput.tx_per_s,
+            ratio * 100.0
+        ),
+    );
+
+    // 3. Latency at half the throughput.
+    let rate = (throughput.tx_per_s / 2.0).max(1.0);
+    let latency_count = ((rate * scale.latency_secs) as usize).max(1);
+    let started = Instant::now();
+    let txs = sign_transfers(&accounts, scale.txs..scale.txs + latency_count);
+    println!(
+        "\n  latency at half throughput: pre-signed {latency_count} more in {:.1} s (not timed)",
+        started.elapsed().as_secs_f64()
+    );
+    let latency = latency_phase(rt, scale, &node, server.address, txs, rate);
+    let bound = match scale.mode() {
+        BlockMode::Interval { block_time_ms } => block_time_ms as f64 + 50.0,
+        _ => 50.0,
+    };
+    println!(
+        "  block interval {}; p99 {:.1} ms vs block interval + 50 ms = {bound:.0} ms: {}",
+        scale.mode_text(),
+        latency.p99,
+        if latency.p99 <= bound {
+            "within"
+        } else {
+            "ABOVE"
+        }
+    );
+    summary.add(
+        format!(
+            "{label} accounts: latency p50 / p99 at {:.0} tx/s",
+            latency.rate
+        ),
+        format!(
+            "{:.0} / {:.0} ms (interval + 50 ms = {bound:.0} ms)",
+            latency.p50, latency.p99
+        ),
+    );
+
+    // Every sender's nonce moved by exactly its planned transactions (sampled).
+    let total = scale.txs + latency_count;
+    let step = (senders / 2_000).max(1);
+    let mut checked = 0usize;
+    let mut wrong = 0usize;
+    for sender in (0..senders).step_by(step) {
+        checked += 1;
+        if node.app.committed_nonce(&accounts.ids[sender]) != expected_nonce(sender, senders, total)
+        {
+            wrong += 1;
+        }
+    }
+    println!("  nonce check: {wrong} of {checked} sampled senders differ from the plan");
+    let after_memory = memory();
+    println!("  after the load: {}", memory_text());
+    let client_mib =
+        (accounts.ids.len() * 32 + accounts.keys.len() * 256) as f64 / (1 << 20) as f64;
+    if largest {
+        summary.add(
+            format!("{label} accounts: RSS node up / after load"),
+            format!(
+                "{:.0} / {:.0} MiB (HWM {:.0} MiB; incl. ~{client_mib:.0} MiB of client keys)",
+                up_memory.0, after_memory.0, after_memory.1
+            ),
+        );
+    }
+    drop(accounts);
+
+    // 6b. Restart with this state.
+    let height = node.height();
+    stop_node(rt, server, node);
+    if largest {
+        println!("\n## 6b. Restart with {label} accounts in state (height {height})");
+        let started = Instant::now();
+        let node = match Node::start(config, devnet_genesis(0), devnet_sequencer_key()) {
+            Ok(node) => node,
+            Err(error) => {
+                println!("  restart failed: {error}");
+                return;
+            }
+        };
+        let start_s = started.elapsed().as_secs_f64();
+        let server = rt.block_on(serve(node.clone()));
+        let bound_s = started.elapsed().as_secs_f64();
+        println!(
+            "  Node::start on the existing dir: {start_s:.2} s, + listener bound {bound_s:.2} s; \
+             height {} ({})",
+            node.height(),
+            if node.height() >= height {
+                "chain intact"
+            } else {
+                "HEIGHT LOST"
+            }
+        );
+        println!("  after restart: {}", memory_text());
+        summary.add(
+            format!("{label} accounts: restart (Node::start + bind)"),
+            format!("{bound_s:.2} s; RSS after restart {:.0} MiB", memory().0),
+        );
+        stop_node(rt, server, node);
+    }
+    drop(dir);
+}
+
+// ------------------------------------------------------------------------------------------
+// 4 and 5. State tree and proofs
+
+fn tree_key(i: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(33);
+    key.push(0x01);
+    key.extend_from_slice(&sha256(&[b"tree-key", &i.to_be_bytes()]));
+    key
+}
+
+fn tree_value(i: u64, version: u64) -> Vec<u8> {
+    let mut value = sha256(&[b"tree-value", &i.to_be_bytes(), &version.to_be_bytes()]).to_vec();
+    value.extend_from_slice(&version.to_be_bytes());
+    value
+}
+
+#[allow(clippy::too_many_lines)]
+fn tree_and_proofs(scale: &Scale, summary: &mut Summary) {
+    let keys = scale.tree_keys;
+    let touch = scale.tree_touch;
+    let label = fmt_count(keys);
+    println!("\n## 4. State-root update: {touch} keys of {label} (StateTree, 33-byte keys, 40-byte values)");
+    let mut tree = StateTree::new();
+    let started = Instant::now();
+    for i in 0..keys as u64 {
+        tree.set(&tree_key(i), Some(&tree_value(i, 0)));
+    }
+    let fill = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (_, nodes) = tree.commit();
+    let build = started.elapsed().as_secs_f64();
+    println!(
+        "  fill {keys} keys {fill:.2} s; first commit (all buckets) {build:.2} s, {} top nodes; {}",
+        nodes.len(),
+        memory_text()
+    );
+    let mut versions: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut commit_ms = Vec::new();
+    let mut update_ms = Vec::new();
+    for run in 0..scale.tree_runs as u64 {
+        let chosen: Vec<u64> = (0..touch as u64)
+            .map(|k| splitmix(run * 1_000_003 + k) % keys as u64)
+            .collect();
+        let prepared: Vec<(Vec<u8>, Vec<u8>)> = chosen
+            .iter()
+            .map(|i| (tree_key(*i), tree_value(*i, run + 1)))
+            .collect();
+        let started = Instant::now();
+        for (key, value) in &prepared {
+            tree.set(key, Some(value));
+        }
+        let set = started.elapsed();
+        let started = Instant::now();
+        let (_, changed) = tree.commit();
+        let commit = started.elapsed();
+        for i in chosen {
+            versions.insert(i, run + 1);
+        }
+        println!(
+            "  run {run}: set {:.1} ms, commit {:.1} ms ({} top-tree nodes changed)",
+            set.as_secs_f64() * 1e3,
+            commit.as_secs_f64() * 1e3,
+            changed.len()
+        );
+        commit_ms.push(commit.as_secs_f64() * 1e3);
+        update_ms.push((set + commit).as_secs_f64() * 1e3);
+    }
+    let commit = median(&mut commit_ms);
+    let update = median(&mut update_ms);
+    println!("  median: commit {commit:.1} ms; set + commit {update:.1} ms");
+    summary.add(
+        format!("state root update, {touch} of {label} keys"),
+        format!("commit {commit:.1} ms (set + commit {update:.1} ms), median"),
+    );
+
+    println!("\n## 5. State proofs at {label} keys, header check");
+    let root = tree.root();
+    let proofs = scale.proofs;
+    let present: Vec<u64> = (0..proofs as u64)
+        .map(|k| splitmix(0xABCD_0000 + k) % keys as u64)
+        .collect();
+    let started = Instant::now();
+    let member: Vec<(Vec<u8>, Vec<u8>, StateProof)> = present
+        .iter()
+        .map(|i| {
+            let key = tree_key(*i);
+            let value = tree_value(*i, versions.get(i).copied().unwrap_or(0));
+            let proof = tree.prove(&key);
+            (key, value, proof)
+        })
+        .collect();
+    let prove_us = started.elapsed().as_secs_f64() * 1e6 / proofs as f64;
+    let absent: Vec<(Vec<u8>, StateProof)> = (0..proofs as u64)
+        .map(|k| {
+            let mut key = vec![0x01];
+            key.extend_from_slice(&sha256(&[b"absent", &k.to_be_bytes()]));
+            let proof = tree.prove(&key);
+            (key, proof)
+        })
+        .collect();
+    let sizes = |lengths: Vec<usize>| {
+        let min = lengths.iter().copied().min().unwrap_or(0);
+        let max = lengths.iter().copied().max().unwrap_or(0);
+        let mean = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+        (min, mean, max)
+    };
+    let (member_min, member_mean, member_max) = sizes(
+        member
+            .iter()
+            .map(|(_, _, proof)| proof.to_bytes().len())
+            .collect(),
+    );
+    let (absent_min, absent_mean, absent_max) = sizes(
+        absent
+            .iter()
+            .map(|(_, proof)| proof.to_bytes().len())
+            .collect(),
+    );
+    let started = Instant::now();
+    let member_bad = member
+        .iter()
+        .filter(|(key, value, proof)| proof.verify_value(&root, key, Some(value)).is_err())
+        .count();
+    let member_us = started.elapsed().as_secs_f64() * 1e6 / proofs as f64;
+    let started = Instant::now();
+    let absent_bad = absent
+        .iter()
+        .filter(|(key, proof)| proof.verify_value(&root, key, None).is_err())
+        .count();
+    let absent_us = started.elapsed().as_secs_f64() * 1e6 / proofs as f64;
+    println!(
+        "  membership proof: {member_mean:.0} bytes mean (min {member_min}, max {member_max}); \
+         prove {prove_us:.1} us"
+    );
+    println!(
+        "  non-membership proof: {absent_mean:.0} bytes mean (min {absent_min}, max {absent_max})"
+    );
+    println!(
+        "  verify_value: membership {member_us:.2} us, non-membership {absent_us:.2} us (mean over \
+         {proofs}); failures {member_bad} / {absent_bad}"
+    );
+
+    let key = devnet_sequencer_key();
+    let sequencer = account_of(&key);
+    let chain_id = Label::new(CHAIN_ID).expect("valid chain id");
+    let header = Header {
+        version: HEADER_VERSION,
+        chain_id: chain_id.clone(),
+        height: 123_456,
+        prev_hash: sha256(&[b"prev"]),
+        time_ms: now_ms(),
+        tx_count: 20_000,
+        tx_root: sha256(&[b"txs"]),
+        receipts_root: sha256(&[b"receipts"]),
+        hook_events_hash: sha256(&[b"hook"]),
+        state_root: root,
+        proposer: sequencer,
+    }
+    .sign(&key);
+    let checks = 2_000;
+    let started = Instant::now();
+    let header_bad = (0..checks)
+        .filter(|_| header.verify(&chain_id, &sequencer).is_err())
+        .count();
+    let header_us = started.elapsed().as_secs_f64() * 1e6 / checks as f64;
+    println!(
+        "  SignedHeader::verify (strict ed25519): {header_us:.1} us (mean over {checks}; failures \
+         {header_bad})"
+    );
+    summary.add(
+        format!("proof size at {label} keys: member / non-member"),
+        format!("{member_mean:.0} / {absent_mean:.0} bytes (max {member_max} / {absent_max})"),
+    );
+    summary.add(
+        "proof verify_value: member / non-member",
+        format!("{member_us:.1} / {absent_us:.1} us"),
+    );
+    summary.add("header signature check", format!("{header_us:.1} us"));
+}
+
+// ------------------------------------------------------------------------------------------
+
+fn main() {
+    let scale = Scale::from_args();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "bench_node ({} run): {cores} cores, accounts {:?}, {} txs per throughput run, block mode {}",
+        scale.name,
+        scale.accounts,
+        scale.txs,
+        scale.mode_text()
+    );
+    if cfg!(debug_assertions) {
+        println!("NOTE: debug build; figures are not representative");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut summary = Summary::default();
+    let begun = Instant::now();
+    devnet_ready(&rt, &scale, &mut summary);
+    let ceiling = ceiling(&scale, &mut summary);
+    breakdown(&rt, &scale, &mut summary);
+    let largest = scale.accounts.iter().copied().max().unwrap_or(0);
+    for count in scale.accounts.clone() {
+        end_to_end(&rt, &scale, count, count == largest, ceiling, &mut summary);
+    }
+    tree_and_proofs(&scale, &mut summary);
+    summary.add(
+        "block mode / submission",
+        format!(
+            "{}; load via POST /v1/txs/batch ({} txs per batch, {} clients)",
+            scale.mode_text(),
+            scale.batch,
+            scale.clients
+        ),
+    );
+    summary.print();
+    println!("total bench time {:.0} s", begun.elapsed().as_secs_f64());
+}

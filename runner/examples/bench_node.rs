@@ -395,6 +395,156 @@ struct ItemError {
 }
 
 // ------------------------------------------------------------------------------------------
+// Runtimes and CPU accounting
+
+/// The node's HTTP server runs on `server` (threads named `server`), the load client on
+/// `client` (threads named `client`), so that CPU time can be told apart per thread.
+struct Runtimes {
+    server: Runtime,
+    client: Runtime,
+}
+
+impl Runtimes {
+    fn new() -> Runtimes {
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("server")
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        let client = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("client")
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        Runtimes { server, client }
+    }
+}
+
+/// The group a thread's CPU time is reported under, by thread name.
+fn thread_group(comm: &str) -> &'static str {
+    if comm.starts_with("verify-") {
+        "admission (verify-* pool)"
+    } else if comm == "sequencer" {
+        "sequencer"
+    } else if comm.starts_with("server") {
+        "HTTP server (tokio)"
+    } else if comm.starts_with("client") {
+        "load client (tokio, reqwest)"
+    } else if comm.starts_with("rocksdb") {
+        "RocksDB background"
+    } else {
+        "other (bench main, recorder)"
+    }
+}
+
+/// Key of the whole machine's busy time in [`thread_cpu`]'s map.
+const MACHINE: &str = "(machine)";
+
+/// CPU seconds (user + system) per thread group, from /proc/self/task/*/stat. Threads that
+/// exited between two readings are not counted.
+fn thread_cpu() -> BTreeMap<&'static str, f64> {
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let mut groups = BTreeMap::new();
+    // Busy time of the whole machine (all processes), to see contention from outside.
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    if let Some(cpu) = stat.lines().next() {
+        let fields: Vec<f64> = cpu
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|field| field.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+        let busy: f64 = fields
+            .iter()
+            .take(8)
+            .enumerate()
+            .filter(|(at, _)| *at != 3 && *at != 4)
+            .map(|(_, ticks)| ticks)
+            .sum();
+        groups.insert(MACHINE, busy / TICKS_PER_SECOND);
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return groups;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // After the name: state is field 3, utime field 14, stime field 15.
+        let ticks = |at: usize| {
+            fields
+                .get(at)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        *groups.entry(thread_group(comm)).or_insert(0.0) +=
+            (ticks(11) + ticks(12)) / TICKS_PER_SECOND;
+    }
+    groups
+}
+
+/// Prints the CPU used per thread group since `before`, against `wall` seconds on `cores`.
+fn print_cpu(before: &BTreeMap<&'static str, f64>, wall: f64) -> String {
+    cpu_report(before, &thread_cpu(), wall)
+}
+
+/// Prints the CPU used per thread group between two readings; returns a one-line digest.
+fn cpu_report(
+    before: &BTreeMap<&'static str, f64>,
+    after: &BTreeMap<&'static str, f64>,
+    wall: f64,
+) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let delta = |group: &str| {
+        after.get(group).copied().unwrap_or(0.0) - before.get(group).copied().unwrap_or(0.0)
+    };
+    let mut used: Vec<(&str, f64)> = after
+        .keys()
+        .filter(|group| **group != MACHINE)
+        .map(|group| (*group, delta(group)))
+        .filter(|(_, seconds)| *seconds > 0.005)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = used.iter().map(|(_, seconds)| seconds).sum();
+    let others = (delta(MACHINE) - total).max(0.0);
+    println!(
+        "  CPU by thread group over {wall:.2} s wall ({:.2} CPU-s of {:.2} available, {:.0}%):",
+        total,
+        wall * cores,
+        total / (wall * cores) * 100.0
+    );
+    for (group, seconds) in &used {
+        println!(
+            "    {group:<30} {seconds:>7.2} CPU-s  ({:>3.0}% of one core)",
+            seconds / wall * 100.0
+        );
+    }
+    println!(
+        "    {:<30} {others:>7.2} CPU-s  ({:>3.0}% of one core){}",
+        "other processes on the machine",
+        others / wall * 100.0,
+        if others / wall > 0.15 {
+            "  <- CONTENTION: figures are low"
+        } else {
+            ""
+        }
+    );
+    used.iter()
+        .take(4)
+        .map(|(group, seconds)| {
+            let short = group.split(' ').next().unwrap_or(group);
+            format!("{short} {:.0}%", seconds / wall * 100.0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ------------------------------------------------------------------------------------------
 // Node, server, commit-time recorder
 
 struct Server {
@@ -434,8 +584,8 @@ fn http_client() -> reqwest::Client {
 
 /// Stops the server, then the node, and waits until the last handle on the node is ours
 /// so that dropping it closes RocksDB.
-fn stop_node(rt: &Runtime, server: Server, node: Arc<Node>) {
-    rt.block_on(async {
+fn stop_node(rt: &Runtimes, server: Server, node: Arc<Node>) {
+    rt.server.block_on(async {
         let _ = server.shutdown.send(());
         if tokio::time::timeout(Duration::from_secs(15), server.task)
             .await
@@ -525,7 +675,7 @@ fn wait_committed(metrics: &Metrics, target: u64, limit: Duration) -> bool {
 // ------------------------------------------------------------------------------------------
 // 6a. Devnet ready time
 
-fn devnet_ready(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
+fn devnet_ready(rt: &Runtimes, scale: &Scale, summary: &mut Summary) {
     println!("\n## 6a. Devnet ready time (empty data dir, devnet genesis)");
     let mut start_ms = Vec::new();
     let mut bound_ms = Vec::new();
@@ -538,11 +688,11 @@ fn devnet_ready(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
         let node = Node::start(config, devnet_genesis(now_ms()), devnet_sequencer_key())
             .expect("devnet node starts");
         let started_at = started.elapsed();
-        let server = rt.block_on(serve(node.clone()));
+        let server = rt.server.block_on(serve(node.clone()));
         let bound_at = started.elapsed();
         let client = http_client();
         let url = format!("http://{}/health", server.address);
-        let healthy = rt.block_on(async {
+        let healthy = rt.client.block_on(async {
             for _ in 0..1_000 {
                 if let Ok(answer) = client.get(&url).send().await {
                     if answer.status().is_success() {
@@ -648,10 +798,13 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
         }
         (verified as f64 / started.elapsed().as_secs_f64(), failures)
     };
+    let cpu = thread_cpu();
+    let started = Instant::now();
     let (batch_one, f1) = run(1, true);
     let (batch_all, f2) = run(cores, true);
     let (strict_one, f3) = run(1, false);
     let (strict_all, f4) = run(cores, false);
+    let wall = started.elapsed().as_secs_f64();
     println!(
         "  {count} transfer signing messages ({} bytes each), distinct keys",
         messages[0].len()
@@ -665,6 +818,7 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
     if f1 + f2 + f3 + f4 > 0 {
         println!("  (verification failures: {})", f1 + f2 + f3 + f4);
     }
+    print_cpu(&cpu, wall);
     summary.add(
         format!("ceiling: verify_batch x64, {cores} cores"),
         format!("{batch_all:.0} sig/s"),
@@ -682,25 +836,38 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
 // ------------------------------------------------------------------------------------------
 // Pipeline breakdown: manual-mode node, admission and block production apart
 
-fn breakdown(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
-    let count = scale.accounts.iter().copied().min().unwrap_or(10_000);
-    let txs_each = scale.breakdown_txs;
+/// Admission (in-process, then over HTTP) and block production apart, on a manual-mode
+/// node with the same genesis: `txs` are the first transfers of the plan.
+#[allow(clippy::too_many_lines)]
+fn breakdown(
+    rt: &Runtimes,
+    scale: &Scale,
+    accounts: &Accounts,
+    txs: &[Vec<u8>],
+    summary: &mut Summary,
+) {
+    let label = fmt_count(accounts.ids.len());
+    let txs_each = (txs.len() / 2).min(scale.breakdown_txs);
+    let senders = accounts.keys.len().min(2 * txs_each);
     println!(
-        "\n## Pipeline breakdown ({} accounts, Manual block mode, {} txs in-process + {} over HTTP)",
-        fmt_count(count),
-        txs_each,
-        txs_each
+        "\n  -- pipeline breakdown: Manual block mode, same genesis, {txs_each} txs in-process + \
+         {txs_each} over HTTP ({senders} senders), then mined"
     );
-    let accounts = make_accounts(count, count.min(2 * txs_each));
-    let txs = sign_transfers(&accounts, 0..2 * txs_each);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = NodeConfig::devnet(dir.path().join("data"));
     config.mode = BlockMode::Manual;
+    let started = Instant::now();
     let node = Node::start(config, bench_genesis(&accounts.ids), devnet_sequencer_key())
         .expect("node starts");
-    let (first, second) = txs.split_at(txs_each);
+    println!(
+        "  Node::start (genesis init) {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let first = &txs[..txs_each];
+    let second = &txs[txs_each..2 * txs_each];
 
     // In-process admission: Node::submit_batch in chunks like the API does.
+    let cpu = thread_cpu();
     let started = Instant::now();
     let mut accepted = 0usize;
     for chunk in first.chunks(scale.batch) {
@@ -717,20 +884,23 @@ fn breakdown(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
          = {in_process_rate:.0} tx/s",
         scale.batch, in_process
     );
+    print_cpu(&cpu, in_process);
 
     // HTTP admission: the same path behind POST /v1/txs/batch, no blocks produced.
-    let server = rt.block_on(serve(node.clone()));
+    let server = rt.server.block_on(serve(node.clone()));
     let client = http_client();
     let url = format!("http://{}/v1/txs/batch", server.address);
     let bodies: Vec<Bytes> = second
         .par_chunks(scale.batch)
         .map(|chunk| Bytes::from(batch_body(chunk, 0..chunk.len())))
         .collect();
+    let http_clients = scale.clients.min(2);
+    let cpu = thread_cpu();
     let started = Instant::now();
-    let http_accepted = rt.block_on(async {
+    let http_accepted = rt.client.block_on(async {
         let queue = Arc::new(Mutex::new(VecDeque::from(bodies)));
         let mut tasks = Vec::new();
-        for _ in 0..scale.clients.min(2) {
+        for _ in 0..http_clients {
             let queue = queue.clone();
             let client = client.clone();
             let url = url.clone();
@@ -766,22 +936,62 @@ fn breakdown(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
     let http = started.elapsed().as_secs_f64();
     let http_rate = http_accepted as f64 / http;
     println!(
-        "  admission over HTTP (POST /v1/txs/batch, {} clients): {http_accepted} accepted in {:.2} s \
-         = {http_rate:.0} tx/s",
-        scale.clients.min(2),
-        http
+        "  admission over HTTP (POST /v1/txs/batch, {http_clients} clients): {http_accepted} \
+         accepted in {http:.2} s = {http_rate:.0} tx/s"
+    );
+    print_cpu(&cpu, http);
+
+    // What the sequencer's selection costs with this pool, with and without the committed
+    // nonce reads it makes per sender (every sender is at nonce 0 here, same selection).
+    let next_height = node.height() + 1;
+    let shared = node.app.clone();
+    let (pool_senders, pool_txs) = {
+        let pool = node.mempool.lock().expect("mempool");
+        (pool.senders(), pool.len())
+    };
+    let started = Instant::now();
+    let picked = node.mempool.lock().expect("mempool").select(
+        node.config.max_block_txs,
+        node.config.max_block_bytes,
+        next_height,
+        |account| shared.committed_nonce(account),
+    );
+    let select_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let picked_pure = node.mempool.lock().expect("mempool").select(
+        node.config.max_block_txs,
+        node.config.max_block_bytes,
+        next_height,
+        |_| 0,
+    );
+    let select_pure_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let reads = (0..pool_senders.min(accounts.keys.len()))
+        .map(|sender| shared.committed_nonce(&accounts.ids[sender]))
+        .sum::<u64>();
+    let reads_ms = started.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "  Mempool::select of {} from {pool_txs} txs / {pool_senders} senders (mempool lock held): \
+         {select_ms:.1} ms; with the nonce reads stubbed out {select_pure_ms:.1} ms ({} txs); \
+         {pool_senders} committed_nonce reads alone {reads_ms:.1} ms{}",
+        picked.len(),
+        picked_pure.len(),
+        if reads == 0 { "" } else { " (nonzero nonces?)" }
     );
 
     // Block production: mine until the pool is empty.
     let (blocks0, apply0, total0) = block_metrics(&node.metrics);
     let committed0 = committed(&node.metrics);
+    let cpu = thread_cpu();
     let started = Instant::now();
     let mut block_ms = Vec::new();
     let mut block_txs = Vec::new();
     while !node.mempool.lock().expect("mempool").is_empty() {
         let before = committed(&node.metrics);
         let mined = Instant::now();
-        let result = rt.block_on(node.command(|reply| Command::Mine { blocks: 1, reply }));
+        let result = rt
+            .client
+            .block_on(node.command(|reply| Command::Mine { blocks: 1, reply }));
         if let Err(error) = result {
             println!("  mine failed: {error}");
             break;
@@ -801,27 +1011,31 @@ fn breakdown(rt: &Runtime, scale: &Scale, summary: &mut Summary) {
     let total_ms = (total1 - total0) / blocks * 1e3;
     let production_rate = mined_txs as f64 / mining;
     println!(
-        "  block production (POST-free Mine command): {mined_txs} txs in {} blocks, {mining:.2} s = \
-         {production_rate:.0} tx/s",
+        "  block production (Mine command, nothing else running): {mined_txs} txs in {} blocks, \
+         {mining:.2} s = {production_rate:.0} tx/s",
         block_ms.len()
     );
     for (ms, txs) in block_ms.iter().zip(&block_txs) {
         println!("    block of {txs:>6} txs: {ms:>8.1} ms");
     }
     println!(
-        "  per block (node metrics): select+execute+tree {apply_ms:.1} ms, total incl. signing, \
-         synced RocksDB write, mempool cleanup {total_ms:.1} ms"
+        "  per block (node metrics): select + execute + tree {apply_ms:.1} ms; total incl. header \
+         signing, synced RocksDB write, mempool cleanup {total_ms:.1} ms"
     );
+    print_cpu(&cpu, mining);
     let serial = 1.0 / (1.0 / http_rate + 1.0 / production_rate);
-    println!("  if admission and production shared the CPU serially: ~{serial:.0} tx/s end-to-end");
-    summary.add(
-        "breakdown: admission in-process / over HTTP",
-        format!("{in_process_rate:.0} / {http_rate:.0} tx/s"),
+    println!(
+        "  admission over HTTP and production sharing the CPU one after the other: ~{serial:.0} tx/s"
     );
     summary.add(
-        "breakdown: block production (Mine), 20k-tx blocks",
+        format!("{label} accounts: admission in-process / HTTP"),
+        format!("{in_process_rate:.0} / {http_rate:.0} tx/s (Manual mode, no blocks)"),
+    );
+    summary.add(
+        format!("{label} accounts: block production alone"),
         format!(
-            "{production_rate:.0} tx/s (apply {apply_ms:.0} ms + commit {:.0} ms per block)",
+            "{production_rate:.0} tx/s ({apply_ms:.0} ms apply + {:.0} ms commit per block); \
+             select {select_ms:.0} ms",
             total_ms - apply_ms
         ),
     );
@@ -957,18 +1171,19 @@ async fn batch_client(
 
 struct Throughput {
     tx_per_s: f64,
+    /// CPU share digest of the run.
+    cpu: String,
 }
 
 #[allow(clippy::too_many_lines)]
 fn throughput_phase(
-    rt: &Runtime,
+    rt: &Runtimes,
     scale: &Scale,
     node: &Arc<Node>,
     address: SocketAddr,
-    txs: Vec<Vec<u8>>,
+    txs: Arc<Vec<Vec<u8>>>,
 ) -> Throughput {
     let total = txs.len();
-    let txs = Arc::new(txs);
     let jobs: VecDeque<Job> = (0..total)
         .collect::<Vec<_>>()
         .par_chunks(scale.batch)
@@ -1008,8 +1223,9 @@ fn throughput_phase(
     let queue = Arc::new(Mutex::new(jobs));
     let client = http_client();
     let url = format!("http://{address}/v1/txs/batch");
+    let cpu = thread_cpu();
     let started = Instant::now();
-    rt.block_on(async {
+    rt.client.block_on(async {
         let tasks: Vec<_> = (0..scale.clients)
             .map(|_| {
                 tokio::spawn(batch_client(
@@ -1033,6 +1249,7 @@ fn throughput_phase(
         Duration::from_secs(120),
     );
     let waited = started.elapsed();
+    let cpu_after = thread_cpu();
     // Let the recorder see the last block, then read the exact commit instants.
     std::thread::sleep(Duration::from_millis(30));
     let times = recorder.finish();
@@ -1103,18 +1320,21 @@ fn throughput_phase(
         (total1 - total0) / blocks * 1e3,
         busy * 100.0
     );
-    Throughput { tx_per_s }
+    let cpu = cpu_report(&cpu, &cpu_after, waited.as_secs_f64());
+    Throughput { tx_per_s, cpu }
 }
 
 struct Latency {
     p50: f64,
     p99: f64,
     rate: f64,
+    /// Mean time to produce a block during the phase.
+    block_ms: f64,
 }
 
 #[allow(clippy::too_many_lines)]
 fn latency_phase(
-    rt: &Runtime,
+    rt: &Runtimes,
     scale: &Scale,
     node: &Arc<Node>,
     address: SocketAddr,
@@ -1143,8 +1363,11 @@ fn latency_phase(
     let batch_url = format!("http://{address}/v1/txs/batch");
     let singles = Arc::new(AtomicUsize::new(0));
     let batches = Arc::new(AtomicUsize::new(0));
+    let (blocks0, apply0, total0) = block_metrics(&node.metrics);
+    let cpu = thread_cpu();
+    let phase = Instant::now();
     // (first index, submit instant, accepted flags)
-    let sent: Vec<(usize, Instant, Vec<bool>)> = rt.block_on(async {
+    let sent: Vec<(usize, Instant, Vec<bool>)> = rt.client.block_on(async {
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let started = Instant::now();
@@ -1224,6 +1447,9 @@ fn latency_phase(
         base + accepted as u64,
         Duration::from_secs(60),
     );
+    let phase = phase.elapsed().as_secs_f64();
+    let cpu_after = thread_cpu();
+    let (blocks1, apply1, total1) = block_metrics(&node.metrics);
     std::thread::sleep(Duration::from_millis(30));
     let times = recorder.finish();
     let mut latencies = Vec::with_capacity(accepted);
@@ -1269,12 +1495,25 @@ fn latency_phase(
         "  submit-to-commit latency: p50 {p50:.1} ms, p99 {p99:.1} ms, mean {mean:.1} ms, max \
          {max:.1} ms"
     );
-    Latency { p50, p99, rate }
+    let blocks = blocks1 - blocks0;
+    let block_ms = (total1 - total0) / blocks * 1e3;
+    println!(
+        "  blocks during the phase: {blocks:.0}, mean production {block_ms:.1} ms each (apply \
+         {:.1} ms); a tx waits for the next tick, then for its block to be produced and synced",
+        (apply1 - apply0) / blocks * 1e3
+    );
+    cpu_report(&cpu, &cpu_after, phase);
+    Latency {
+        p50,
+        p99,
+        rate,
+        block_ms,
+    }
 }
 
 #[allow(clippy::too_many_lines)]
 fn end_to_end(
-    rt: &Runtime,
+    rt: &Runtimes,
     scale: &Scale,
     count: usize,
     largest: bool,
@@ -1293,20 +1532,41 @@ fn end_to_end(
         "  derived {count} keys ({senders} senders) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    let txs = Arc::new(sign_transfers(&accounts, 0..scale.txs));
+    println!(
+        "  pre-signed {} transfers in {:.1} s (not timed): sender j mod {senders}, nonce j div \
+         {senders}, 1 unit to a pseudo-random account",
+        txs.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    breakdown(rt, scale, &accounts, &txs, summary);
+
+    println!("\n  -- end to end, block mode {}", scale.mode_text());
     let genesis = bench_genesis(&accounts.ids);
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir: PathBuf = dir.path().join("data");
-    let mut config = NodeConfig::devnet(data_dir);
+    let mut config = NodeConfig::devnet(data_dir.clone());
     config.mode = scale.mode();
     println!("  before Node::start (client data only): {}", memory_text());
     let started = Instant::now();
     let node = Node::start(config.clone(), genesis, devnet_sequencer_key()).expect("node starts");
     let genesis_s = started.elapsed().as_secs_f64();
-    let server = rt.block_on(serve(node.clone()));
+    let server = rt.server.block_on(serve(node.clone()));
     let up_memory = memory();
+    let genesis_mib = node
+        .genesis
+        .allocations
+        .iter()
+        .map(|allocation| std::mem::size_of::<Allocation>() + allocation.account.capacity())
+        .sum::<usize>() as f64
+        / (1 << 20) as f64;
     println!(
-        "  Node::start with a new {count}-account genesis: {genesis_s:.2} s; node up: {}",
-        memory_text()
+        "  Node::start with a new {count}-account genesis: {genesis_s:.2} s; node up: {}; the \
+         node keeps the genesis document ({} allocations, ~{genesis_mib:.0} MiB) in `Node::genesis`",
+        memory_text(),
+        node.genesis.allocations.len()
     );
     summary.add(
         format!("{label} accounts: genesis init (Node::start)"),
@@ -1314,13 +1574,6 @@ fn end_to_end(
     );
 
     // 2. Throughput.
-    let started = Instant::now();
-    let txs = sign_transfers(&accounts, 0..scale.txs);
-    println!(
-        "  pre-signed {} transfers in {:.1} s (not timed)",
-        txs.len(),
-        started.elapsed().as_secs_f64()
-    );
     let throughput = throughput_phase(rt, scale, &node, server.address, txs);
     let ratio = throughput.tx_per_s / ceiling;
     println!(
@@ -1328,11 +1581,12 @@ fn end_to_end(
         ratio * 100.0
     );
     summary.add(
-        format!("{label} accounts: committed tx/s (HTTP batch)"),
+        format!("{label} accounts: END-TO-END committed tx/s"),
         format!(
-            "{:.0} tx/s = {:.1}% of ceiling",
+            "{:.0} tx/s = {:.1}% of ceiling (CPU: {})",
             throughput.tx_per_s,
-            ratio * 100.0
+            ratio * 100.0,
+            throughput.cpu
         ),
     );
 
@@ -1366,8 +1620,8 @@ fn end_to_end(
             latency.rate
         ),
         format!(
-            "{:.0} / {:.0} ms (interval + 50 ms = {bound:.0} ms)",
-            latency.p50, latency.p99
+            "{:.0} / {:.0} ms (interval + 50 ms = {bound:.0} ms; blocks took {:.0} ms)",
+            latency.p50, latency.p99, latency.block_ms
         ),
     );
 
@@ -1392,7 +1646,8 @@ fn end_to_end(
         summary.add(
             format!("{label} accounts: RSS node up / after load"),
             format!(
-                "{:.0} / {:.0} MiB (HWM {:.0} MiB; incl. ~{client_mib:.0} MiB of client keys)",
+                "{:.0} / {:.0} MiB (HWM {:.0} MiB; incl. ~{client_mib:.0} MiB client keys, \
+                 ~{genesis_mib:.0} MiB genesis doc)",
                 up_memory.0, after_memory.0, after_memory.1
             ),
         );
@@ -1413,7 +1668,7 @@ fn end_to_end(
             }
         };
         let start_s = started.elapsed().as_secs_f64();
-        let server = rt.block_on(serve(node.clone()));
+        let server = rt.server.block_on(serve(node.clone()));
         let bound_s = started.elapsed().as_secs_f64();
         println!(
             "  Node::start on the existing dir: {start_s:.2} s, + listener bound {bound_s:.2} s; \
@@ -1431,8 +1686,49 @@ fn end_to_end(
             format!("{bound_s:.2} s; RSS after restart {:.0} MiB", memory().0),
         );
         stop_node(rt, server, node);
+        restart_parts(&data_dir);
     }
     drop(dir);
+}
+
+/// Where restart time goes: the steps of `Node::start` on an existing dir, redone apart.
+fn restart_parts(data_dir: &std::path::Path) {
+    let started = Instant::now();
+    let store = match agora_runner::store::Store::open(&agora_runner::node::db_path(data_dir)) {
+        Ok(store) => store,
+        Err(error) => {
+            println!("  (restart breakdown skipped: {error})");
+            return;
+        }
+    };
+    let open_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let json = store.genesis_json().ok().flatten().unwrap_or_default();
+    let read_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let parsed = GenesisDoc::from_json(&json).is_ok();
+    let parse_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut entries = 0usize;
+    for (key, value) in store.state_entries().flatten() {
+        entries += 1;
+        std::hint::black_box((key, value));
+    }
+    let scan_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut tree = StateTree::new();
+    for (key, value) in store.state_entries().flatten() {
+        tree.set_hashed(&key, Some(agora_contract::commit::value_hash(&value)));
+    }
+    tree.commit();
+    let rebuild_s = started.elapsed().as_secs_f64();
+    println!(
+        "  restart breakdown (redone apart): Store::open {open_s:.2} s; read stored genesis JSON \
+         ({:.0} MiB) {read_s:.2} s; GenesisDoc::from_json {parse_s:.2} s{}; scan {entries} state \
+         entries {scan_s:.2} s; scan + rebuild StateTree + commit {rebuild_s:.2} s",
+        json.len() as f64 / (1 << 20) as f64,
+        if parsed { "" } else { " (parse failed)" }
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1630,15 +1926,11 @@ fn main() {
     if cfg!(debug_assertions) {
         println!("NOTE: debug build; figures are not representative");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = Runtimes::new();
     let mut summary = Summary::default();
     let begun = Instant::now();
     devnet_ready(&rt, &scale, &mut summary);
     let ceiling = ceiling(&scale, &mut summary);
-    breakdown(&rt, &scale, &mut summary);
     let largest = scale.accounts.iter().copied().max().unwrap_or(0);
     for count in scale.accounts.clone() {
         end_to_end(&rt, &scale, count, count == largest, ceiling, &mut summary);

@@ -4,18 +4,24 @@
 //!    `verify_strict`, in signatures per second;
 //! 2. end-to-end committed signed transfers per second over HTTP on loopback
 //!    (`POST /v1/txs/batch`), for each funded-account count, against that ceiling;
-//! 3. submit-to-commit latency at half the measured throughput (paced small requests);
+//! 3. submit-to-commit latency at half the measured throughput (paced small requests; commit
+//!    instants from `Node::committed`, each tx mapped to its height by `Store::tx_location`);
 //! 4. the state-root update (`StateTree::commit`) for a block touching 10 000 keys of 10^6;
 //! 5. state proof sizes and verification time, and a header signature check;
-//! 6. devnet ready time, restart time with the largest state, and resident memory.
+//! 6. devnet ready time, restart time with the largest state (in a fresh child process, this
+//!    program re-run with `--child-restart`), and resident memory.
 //!
-//! Also a pipeline breakdown (in-process admission, HTTP admission, block production) on a
-//! manual-mode node, to show where the end-to-end time goes.
+//! To show where the time goes it also prints CPU seconds per thread group (admission pool,
+//! sequencer, HTTP server, load client, RocksDB, other processes on the machine) for each
+//! phase, and per account count a pipeline breakdown on a manual-mode node: admission
+//! in-process and over HTTP, `Mempool::select` cost, and block production alone; plus the
+//! parts of restart and genesis-init time.
 //!
 //! Run: `cargo run --release -p agora-runner --example bench_node -- [--accounts 10000,1000000]
 //! [--txs M] [--quick] [--tiny] [--instant] [--latency-secs S]`
 //! (`--quick`: 10^4 and 10^5 accounts, fewer transactions; `--tiny`: a smoke run for debug
-//! builds; `--instant`: instant block mode instead of 500 ms intervals).
+//! builds; `--instant`: instant block mode instead of 500 ms intervals). Other processes
+//! using the CPU make every figure low; the CPU report flags it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -439,6 +445,8 @@ fn thread_group(comm: &str) -> &'static str {
 
 /// Key of the whole machine's busy time in [`thread_cpu`]'s map.
 const MACHINE: &str = "(machine)";
+/// Key of this whole process's CPU time (live and exited threads).
+const PROCESS: &str = "(process)";
 
 /// CPU seconds (user + system) per thread group, from /proc/self/task/*/stat. Threads that
 /// exited between two readings are not counted.
@@ -462,6 +470,16 @@ fn thread_cpu() -> BTreeMap<&'static str, f64> {
             .map(|(_, ticks)| ticks)
             .sum();
         groups.insert(MACHINE, busy / TICKS_PER_SECOND);
+    }
+    // The whole process, including threads that have exited.
+    let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    if let Some(close) = own.rfind(')') {
+        let fields: Vec<f64> = own[close + 1..]
+            .split_whitespace()
+            .map(|field| field.parse().unwrap_or(0.0))
+            .collect();
+        let ticks = fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0);
+        groups.insert(PROCESS, ticks / TICKS_PER_SECOND);
     }
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return groups;
@@ -505,12 +523,16 @@ fn cpu_report(
     };
     let mut used: Vec<(&str, f64)> = after
         .keys()
-        .filter(|group| **group != MACHINE)
+        .filter(|group| **group != MACHINE && **group != PROCESS)
         .map(|group| (*group, delta(group)))
         .filter(|(_, seconds)| *seconds > 0.005)
         .collect();
+    let listed: f64 = used.iter().map(|(_, seconds)| seconds).sum();
+    let total = delta(PROCESS).max(listed);
+    if total - listed > 0.05 {
+        used.push(("threads that exited meanwhile", total - listed));
+    }
     used.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let total: f64 = used.iter().map(|(_, seconds)| seconds).sum();
     let others = (delta(MACHINE) - total).max(0.0);
     println!(
         "  CPU by thread group over {wall:.2} s wall ({:.2} CPU-s of {:.2} available, {:.0}%):",
@@ -1541,8 +1563,6 @@ fn end_to_end(
         started.elapsed().as_secs_f64()
     );
 
-    breakdown(rt, scale, &accounts, &txs, summary);
-
     println!("\n  -- end to end, block mode {}", scale.mode_text());
     let genesis = bench_genesis(&accounts.ids);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1574,7 +1594,7 @@ fn end_to_end(
     );
 
     // 2. Throughput.
-    let throughput = throughput_phase(rt, scale, &node, server.address, txs);
+    let throughput = throughput_phase(rt, scale, &node, server.address, txs.clone());
     let ratio = throughput.tx_per_s / ceiling;
     println!(
         "  ratio to the batch-verify ceiling ({ceiling:.0} sig/s): {:.1}%",
@@ -1594,12 +1614,12 @@ fn end_to_end(
     let rate = (throughput.tx_per_s / 2.0).max(1.0);
     let latency_count = ((rate * scale.latency_secs) as usize).max(1);
     let started = Instant::now();
-    let txs = sign_transfers(&accounts, scale.txs..scale.txs + latency_count);
+    let latency_txs = sign_transfers(&accounts, scale.txs..scale.txs + latency_count);
     println!(
         "\n  latency at half throughput: pre-signed {latency_count} more in {:.1} s (not timed)",
         started.elapsed().as_secs_f64()
     );
-    let latency = latency_phase(rt, scale, &node, server.address, txs, rate);
+    let latency = latency_phase(rt, scale, &node, server.address, latency_txs, rate);
     let bound = match scale.mode() {
         BlockMode::Interval { block_time_ms } => block_time_ms as f64 + 50.0,
         _ => 50.0,
@@ -1652,47 +1672,159 @@ fn end_to_end(
             ),
         );
     }
-    drop(accounts);
 
-    // 6b. Restart with this state.
+    // 6b. Restart with this state, in a fresh process (clean heap, as a real restart).
     let height = node.height();
     stop_node(rt, server, node);
+    let disk_mib = dir_size(&data_dir) as f64 / (1 << 20) as f64;
+    println!("  data dir after the load: {disk_mib:.0} MiB on disk");
     if largest {
-        println!("\n## 6b. Restart with {label} accounts in state (height {height})");
-        let started = Instant::now();
-        let node = match Node::start(config, devnet_genesis(0), devnet_sequencer_key()) {
-            Ok(node) => node,
-            Err(error) => {
-                println!("  restart failed: {error}");
-                return;
-            }
+        println!("\n## 6b. Restart with {label} accounts in state (height {height}, {disk_mib:.0} MiB on disk)");
+        // A copy taken before the restart keeps the WAL the restart replays.
+        let copy = dir.path().join("copy");
+        let copied = copy_dir(&agora_runner::node::db_path(&data_dir), &copy).is_ok();
+        let child = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .arg("--child-restart")
+            .arg(&data_dir)
+            .arg(if scale.instant { "instant" } else { "interval" })
+            .output();
+        let report = child
+            .as_ref()
+            .ok()
+            .map(|output| String::from_utf8_lossy(&output.stdout).to_string())
+            .unwrap_or_default();
+        let value = |name: &str| {
+            report
+                .split_whitespace()
+                .find_map(|item| item.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|text| text.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
         };
-        let start_s = started.elapsed().as_secs_f64();
-        let server = rt.server.block_on(serve(node.clone()));
-        let bound_s = started.elapsed().as_secs_f64();
+        let (start_s, bound_s, restarted_height) =
+            (value("start_s"), value("bound_s"), value("height"));
+        let (base_rss, up_rss, up_hwm) = (value("base_rss"), value("up_rss"), value("up_hwm"));
+        if start_s.is_nan() {
+            println!("  restart child failed: {child:?}");
+        }
         println!(
-            "  Node::start on the existing dir: {start_s:.2} s, + listener bound {bound_s:.2} s; \
-             height {} ({})",
-            node.height(),
-            if node.height() >= height {
+            "  fresh process: Node::start on the existing dir {start_s:.2} s, + listener bound \
+             {bound_s:.2} s; height {restarted_height} ({})",
+            if restarted_height >= height as f64 {
                 "chain intact"
             } else {
                 "HEIGHT LOST"
             }
         );
-        println!("  after restart: {}", memory_text());
+        println!(
+            "  node process memory: VmRSS {base_rss:.0} MiB before Node::start, {up_rss:.0} MiB \
+             with the node up (VmHWM {up_hwm:.0} MiB)"
+        );
         summary.add(
             format!("{label} accounts: restart (Node::start + bind)"),
-            format!("{bound_s:.2} s; RSS after restart {:.0} MiB", memory().0),
+            format!("{bound_s:.2} s (fresh process)"),
         );
-        stop_node(rt, server, node);
-        restart_parts(&data_dir);
+        summary.add(
+            format!("{label} accounts: node RSS after restart"),
+            format!("{up_rss:.0} MiB (HWM {up_hwm:.0} MiB), node alone in its process"),
+        );
+        let sample: Vec<Vec<u8>> = (0..40_000u64)
+            .map(|k| {
+                let id = accounts.ids[(splitmix(k ^ 0x5EED) % accounts.ids.len() as u64) as usize];
+                agora_contract::state::keys::account(&id)
+            })
+            .collect();
+        restart_parts(&data_dir, copied.then_some(copy.as_path()), &sample);
     }
+
+    breakdown(rt, scale, &accounts, &txs, summary);
+    drop(txs);
+    if largest {
+        genesis_parts(&accounts.ids);
+    }
+    drop(accounts);
     drop(dir);
 }
 
+/// Bytes under `path`.
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--child-restart <data dir> <mode>`: starts the node on an existing dir in this fresh
+/// process, binds the API, prints `key=value` figures and stops.
+fn child_restart(data_dir: &str, mode: &str) {
+    let base = memory();
+    let mut config = NodeConfig::devnet(PathBuf::from(data_dir));
+    config.mode = if mode == "instant" {
+        BlockMode::Instant
+    } else {
+        BlockMode::Interval { block_time_ms: 500 }
+    };
+    let rt = Runtimes::new();
+    let started = Instant::now();
+    let node = match Node::start(config, devnet_genesis(0), devnet_sequencer_key()) {
+        Ok(node) => node,
+        Err(error) => {
+            println!("error={error}");
+            return;
+        }
+    };
+    let start_s = started.elapsed().as_secs_f64();
+    let server = rt.server.block_on(serve(node.clone()));
+    let bound_s = started.elapsed().as_secs_f64();
+    let height = node.height();
+    let (up_rss, up_hwm) = memory();
+    println!(
+        "start_s={start_s} bound_s={bound_s} height={height} base_rss={} up_rss={up_rss} \
+         up_hwm={up_hwm}",
+        base.0
+    );
+    stop_node(&rt, server, node);
+}
+
 /// Where restart time goes: the steps of `Node::start` on an existing dir, redone apart.
-fn restart_parts(data_dir: &std::path::Path) {
+/// `wal_copy` is a copy of the store taken before the restart (its WAL not yet replayed);
+/// `sample` are existing state keys for a random-read probe.
+fn restart_parts(
+    data_dir: &std::path::Path,
+    wal_copy: Option<&std::path::Path>,
+    sample: &[Vec<u8>],
+) {
+    if let Some(copy) = wal_copy {
+        let started = Instant::now();
+        let opened = agora_runner::store::Store::open(copy).is_ok();
+        println!(
+            "  restart breakdown: Store::open of the pre-restart copy (replays the WAL; RocksDB \
+             is not flushed at shutdown) {:.2} s{}",
+            started.elapsed().as_secs_f64(),
+            if opened { "" } else { " (failed)" }
+        );
+    }
     let started = Instant::now();
     let store = match agora_runner::store::Store::open(&agora_runner::node::db_path(data_dir)) {
         Ok(store) => store,
@@ -1723,11 +1855,64 @@ fn restart_parts(data_dir: &std::path::Path) {
     tree.commit();
     let rebuild_s = started.elapsed().as_secs_f64();
     println!(
-        "  restart breakdown (redone apart): Store::open {open_s:.2} s; read stored genesis JSON \
-         ({:.0} MiB) {read_s:.2} s; GenesisDoc::from_json {parse_s:.2} s{}; scan {entries} state \
-         entries {scan_s:.2} s; scan + rebuild StateTree + commit {rebuild_s:.2} s",
+        "  restart breakdown (redone apart): Store::open (already recovered) {open_s:.2} s; read \
+         stored genesis JSON ({:.0} MiB) {read_s:.2} s; GenesisDoc::from_json {parse_s:.2} s{}; \
+         scan {entries} state entries {scan_s:.2} s; scan + rebuild StateTree + commit \
+         {rebuild_s:.2} s",
         json.len() as f64 / (1 << 20) as f64,
         if parsed { "" } else { " (parse failed)" }
+    );
+    drop(tree);
+    let started = Instant::now();
+    let found = sample
+        .iter()
+        .filter(|key| matches!(store.state_get(key), Ok(Some(_))))
+        .count();
+    let read_us = started.elapsed().as_secs_f64() * 1e6 / sample.len().max(1) as f64;
+    println!(
+        "  random state reads (Store::state_get of {} account keys, {found} found): {read_us:.2} us \
+         each: the cost of each committed_nonce call in select / remove_stale_nonces, and of \
+         each undo read in Store::commit_block",
+        sample.len()
+    );
+}
+
+/// Where genesis-init time goes, for the largest genesis: the in-memory steps of
+/// `Node::start` on a new dir, redone apart (the rest is the store's write).
+fn genesis_parts(ids: &[AccountId]) {
+    let doc = bench_genesis(ids);
+    let started = Instant::now();
+    let json = doc.to_json();
+    let json_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let genesis = doc.to_contract();
+    let contract_s = started.elapsed().as_secs_f64();
+    let Ok(genesis) = genesis else {
+        println!("  (genesis breakdown skipped: the document does not convert)");
+        return;
+    };
+    let started = Instant::now();
+    let writes = agora_contract::init_chain(&genesis);
+    let init_s = started.elapsed().as_secs_f64();
+    let Ok(writes) = writes else {
+        println!("  (genesis breakdown skipped: init_chain failed)");
+        return;
+    };
+    let started = Instant::now();
+    let mut tree = StateTree::new();
+    for (key, value) in &writes {
+        tree.set(key, value.as_deref());
+    }
+    tree.commit();
+    let tree_s = started.elapsed().as_secs_f64();
+    println!(
+        "\n  genesis init breakdown ({} allocations, in-memory steps redone apart): to_json {:.0} MiB \
+         {json_s:.2} s; to_contract {contract_s:.2} s; init_chain {init_s:.2} s ({} writes); \
+         StateTree set + commit {tree_s:.2} s; the rest of Node::start is the store write \
+         (one read per key for the undo log, then one synced batch)",
+        ids.len(),
+        json.len() as f64 / (1 << 20) as f64,
+        writes.len()
     );
 }
 
@@ -1914,6 +2099,14 @@ fn tree_and_proofs(scale: &Scale, summary: &mut Summary) {
 // ------------------------------------------------------------------------------------------
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child-restart") {
+        child_restart(
+            args.get(2).map_or("", String::as_str),
+            args.get(3).map_or("interval", String::as_str),
+        );
+        return;
+    }
     let scale = Scale::from_args();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(

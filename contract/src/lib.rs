@@ -36,6 +36,7 @@ pub mod event;
 pub mod header;
 pub mod ids;
 pub mod market;
+pub mod sig;
 pub mod state;
 pub mod tx;
 pub mod wallet;

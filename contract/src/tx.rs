@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
 
 use crate::action::Action;
 use crate::bounded::Label;
@@ -83,19 +83,30 @@ impl SignedTx {
         })
     }
 
-    /// Strict ed25519 verification: rejects non-canonical `S`, small-order public keys and
-    /// small-order `R`, and public keys that are not valid curve points.
+    /// The signature rule of [`crate::sig`]: canonical `S`, canonical non-small-order
+    /// public key and `R`, cofactored equation.
     pub fn verify_signature(&self) -> Result<(), TxError> {
-        let key = VerifyingKey::from_bytes(&self.tx.signer.0).map_err(|_| TxError::BadSignature)?;
-        let signature = Signature::from_bytes(&self.signature);
-        key.verify_strict(&self.tx.signing_message(), &signature)
-            .map_err(|_| TxError::BadSignature)
+        if crate::sig::verify(
+            &self.tx.signer.0,
+            &self.tx.signing_message(),
+            &self.signature,
+        ) {
+            Ok(())
+        } else {
+            Err(TxError::BadSignature)
+        }
     }
 
     /// Envelope checks that need no state, in the documented order: signature, chain id,
     /// expiry. (Size and encoding are checked by [`SignedTx::decode`].)
     pub fn check_stateless(&self, chain_id: &Label, height: u64) -> Result<(), TxError> {
         self.verify_signature()?;
+        self.check_after_signature(chain_id, height)
+    }
+
+    /// The stateless checks after the signature (chain id, then expiry), for a caller that
+    /// verified the signature itself (in a batch).
+    pub fn check_after_signature(&self, chain_id: &Label, height: u64) -> Result<(), TxError> {
         if &self.tx.chain_id != chain_id {
             return Err(TxError::WrongChain);
         }

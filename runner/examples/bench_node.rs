@@ -34,6 +34,7 @@ use agora_contract::block::TxStatus;
 use agora_contract::commit::{StateProof, StateTree};
 use agora_contract::header::{Header, HEADER_VERSION};
 use agora_contract::ids::{sha256, AccountId, Hash};
+use agora_contract::sig;
 use agora_contract::tx::{account_of, UnsignedTx};
 use agora_contract::{Action, Amount, Label};
 use agora_runner::genesis::{devnet_genesis, devnet_sequencer_key, Allocation, GenesisDoc};
@@ -790,7 +791,29 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     const CHUNK: usize = 64;
 
-    let run = |threads: usize, batch: bool| -> (f64, usize) {
+    let signature_bytes: Vec<[u8; 64]> = signatures.iter().map(Signature::to_bytes).collect();
+    let key_bytes: Vec<[u8; 32]> = keys.iter().map(VerifyingKey::to_bytes).collect();
+    // The node's rule (agora_contract::sig): strict encodings, cofactored equation.
+    let agora_chunk = |messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[[u8; 32]]| {
+        let prepared: Vec<sig::Prepared> = messages
+            .iter()
+            .zip(signatures)
+            .zip(keys)
+            .filter_map(|((m, s), k)| sig::prepare(k, m, s))
+            .collect();
+        let weights: Vec<u128> = (0..prepared.len() as u128)
+            .map(|i| 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834 ^ (i << 64))
+            .collect();
+        usize::from(prepared.len() != messages.len() || !sig::verify_batch(&prepared, &weights))
+    };
+    #[derive(Clone, Copy)]
+    enum Mode {
+        DalekBatch,
+        DalekStrict,
+        AgoraBatch,
+        AgoraSingle,
+    }
+    let run = |threads: usize, mode: Mode| -> (f64, usize) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -799,22 +822,31 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
         let mut verified = 0usize;
         let mut failures = 0usize;
         while started.elapsed().as_secs_f64() < scale.ceiling_secs {
-            failures += pool.install(|| {
-                if batch {
-                    refs.par_chunks(CHUNK)
-                        .zip(signatures.par_chunks(CHUNK))
-                        .zip(keys.par_chunks(CHUNK))
-                        .map(|((m, s), k)| {
-                            usize::from(ed25519_dalek::verify_batch(m, s, k).is_err())
-                        })
-                        .sum::<usize>()
-                } else {
-                    refs.par_iter()
-                        .zip(signatures.par_iter())
-                        .zip(keys.par_iter())
-                        .map(|((m, s), k)| usize::from(k.verify_strict(m, s).is_err()))
-                        .sum::<usize>()
-                }
+            failures += pool.install(|| match mode {
+                Mode::DalekBatch => refs
+                    .par_chunks(CHUNK)
+                    .zip(signatures.par_chunks(CHUNK))
+                    .zip(keys.par_chunks(CHUNK))
+                    .map(|((m, s), k)| usize::from(ed25519_dalek::verify_batch(m, s, k).is_err()))
+                    .sum::<usize>(),
+                Mode::DalekStrict => refs
+                    .par_iter()
+                    .zip(signatures.par_iter())
+                    .zip(keys.par_iter())
+                    .map(|((m, s), k)| usize::from(k.verify_strict(m, s).is_err()))
+                    .sum::<usize>(),
+                Mode::AgoraBatch => refs
+                    .par_chunks(CHUNK)
+                    .zip(signature_bytes.par_chunks(CHUNK))
+                    .zip(key_bytes.par_chunks(CHUNK))
+                    .map(|((m, s), k)| agora_chunk(m, s, k))
+                    .sum::<usize>(),
+                Mode::AgoraSingle => refs
+                    .par_iter()
+                    .zip(signature_bytes.par_iter())
+                    .zip(key_bytes.par_iter())
+                    .map(|((m, s), k)| usize::from(!sig::verify(k, m, s)))
+                    .sum::<usize>(),
             });
             verified += count;
         }
@@ -822,10 +854,12 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
     };
     let cpu = thread_cpu();
     let started = Instant::now();
-    let (batch_one, f1) = run(1, true);
-    let (batch_all, f2) = run(cores, true);
-    let (strict_one, f3) = run(1, false);
-    let (strict_all, f4) = run(cores, false);
+    let (batch_one, f1) = run(1, Mode::DalekBatch);
+    let (batch_all, f2) = run(cores, Mode::DalekBatch);
+    let (strict_one, f3) = run(1, Mode::DalekStrict);
+    let (strict_all, f4) = run(cores, Mode::DalekStrict);
+    let (agora_batch_all, f5) = run(cores, Mode::AgoraBatch);
+    let (agora_single_all, f6) = run(cores, Mode::AgoraSingle);
     let wall = started.elapsed().as_secs_f64();
     println!(
         "  {count} transfer signing messages ({} bytes each), distinct keys",
@@ -837,8 +871,12 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
     );
     println!("  verify_strict single,         1 thread : {strict_one:>10.0} sig/s");
     println!("  verify_strict single,         {cores} threads: {strict_all:>10.0} sig/s");
-    if f1 + f2 + f3 + f4 > 0 {
-        println!("  (verification failures: {})", f1 + f2 + f3 + f4);
+    println!(
+        "  node rule, batch of {CHUNK} incl. decoding, {cores} threads: {agora_batch_all:>10.0} sig/s"
+    );
+    println!("  node rule, single,            {cores} threads: {agora_single_all:>10.0} sig/s");
+    if f1 + f2 + f3 + f4 + f5 + f6 > 0 {
+        println!("  (verification failures: {})", f1 + f2 + f3 + f4 + f5 + f6);
     }
     print_cpu(&cpu, wall);
     summary.add(
@@ -851,6 +889,10 @@ fn ceiling(scale: &Scale, summary: &mut Summary) -> f64 {
             "{strict_all:.0} sig/s (batch is {:.2}x this)",
             batch_all / strict_all
         ),
+    );
+    summary.add(
+        format!("node signature rule, {cores} cores"),
+        format!("batch x64 {agora_batch_all:.0} sig/s; single {agora_single_all:.0} sig/s"),
     );
     batch_all
 }
@@ -1575,18 +1617,9 @@ fn end_to_end(
     let genesis_s = started.elapsed().as_secs_f64();
     let server = rt.server.block_on(serve(node.clone()));
     let up_memory = memory();
-    let genesis_mib = node
-        .genesis
-        .allocations
-        .iter()
-        .map(|allocation| std::mem::size_of::<Allocation>() + allocation.account.capacity())
-        .sum::<usize>() as f64
-        / (1 << 20) as f64;
     println!(
-        "  Node::start with a new {count}-account genesis: {genesis_s:.2} s; node up: {}; the \
-         node keeps the genesis document ({} allocations, ~{genesis_mib:.0} MiB) in `Node::genesis`",
+        "  Node::start with a new {count}-account genesis: {genesis_s:.2} s; node up: {}",
         memory_text(),
-        node.genesis.allocations.len()
     );
     summary.add(
         format!("{label} accounts: genesis init (Node::start)"),
@@ -1666,8 +1699,7 @@ fn end_to_end(
         summary.add(
             format!("{label} accounts: RSS node up / after load"),
             format!(
-                "{:.0} / {:.0} MiB (HWM {:.0} MiB; incl. ~{client_mib:.0} MiB client keys, \
-                 ~{genesis_mib:.0} MiB genesis doc)",
+                "{:.0} / {:.0} MiB (HWM {:.0} MiB; incl. ~{client_mib:.0} MiB client keys)",
                 up_memory.0, after_memory.0, after_memory.1
             ),
         );

@@ -20,9 +20,10 @@ use agora_contract::header::SignedHeader;
 use agora_contract::ids::{sha256, AccountId, Hash};
 use agora_contract::state::WriteSet;
 use agora_contract::tx::{SignedTx, MAX_TX_BYTES};
-use agora_contract::wallet;
 use agora_contract::TxError;
+use agora_contract::{sig, wallet};
 
+use crate::nonces::NonceCache;
 use crate::store::{BlockWrite, Store, StoreError, StoredBlock};
 
 /// What the application reports about itself (ABCI `Info`).
@@ -140,6 +141,18 @@ pub struct AppShared {
     pub store: Arc<Store>,
     pub chain_id: Label,
     verified: Mutex<HashSet<Hash>>,
+    nonces: NonceCache,
+}
+
+/// Batch weights: 128 bits each from the operating system's generator, drawn after the
+/// signatures are fixed, so no signer can aim a bad signature at the weights.
+fn random_weights(count: usize) -> Vec<u128> {
+    let mut bytes = vec![0u8; count.saturating_mul(16)];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    bytes
+        .chunks_exact(16)
+        .map(|chunk| u128::from_le_bytes(chunk.try_into().unwrap_or_default()))
+        .collect()
 }
 
 /// Bound on remembered verified signatures; when full the cache starts over, which only
@@ -159,8 +172,46 @@ impl AppShared {
         }
         let tx = SignedTx::decode(bytes)?;
         tx.check_stateless(&self.chain_id, next_height)?;
+        self.checked(tx, bytes)
+    }
+
+    /// [`AppShared::check_tx`] for many transactions, with their signatures verified as
+    /// one batch equation (one by one only if the batch fails). Accepts and rejects exactly
+    /// what `check_tx` does (see `agora_contract::sig`); results are in input order.
+    pub fn check_txs(&self, txs: &[&[u8]], next_height: u64) -> Vec<Result<CheckedTx, TxError>> {
+        let decoded: Vec<Result<SignedTx, TxError>> =
+            txs.iter().map(|bytes| SignedTx::decode(bytes)).collect();
+        let prepared: Vec<Option<sig::Prepared>> = decoded
+            .iter()
+            .map(|tx| {
+                let tx = tx.as_ref().ok()?;
+                sig::prepare(&tx.tx.signer.0, &tx.tx.signing_message(), &tx.signature)
+            })
+            .collect();
+        let candidates: Vec<sig::Prepared> = prepared.iter().flatten().cloned().collect();
+        let weights = random_weights(candidates.len());
+        let batch_valid = sig::verify_batch(&candidates, &weights);
+        decoded
+            .into_iter()
+            .zip(prepared)
+            .zip(txs)
+            .map(|((tx, prepared), bytes)| {
+                let tx = tx?;
+                let signature_valid =
+                    prepared.is_some_and(|prepared| batch_valid || prepared.verify());
+                if !signature_valid {
+                    return Err(TxError::BadSignature);
+                }
+                tx.check_after_signature(&self.chain_id, next_height)?;
+                self.checked(tx, bytes)
+            })
+            .collect()
+    }
+
+    /// The nonce check and bookkeeping after the stateless checks passed.
+    fn checked(&self, tx: SignedTx, bytes: &[u8]) -> Result<CheckedTx, TxError> {
         let hash = sha256(&[bytes]);
-        let committed_nonce = wallet::load_account(&self.store.view(), &tx.tx.signer)?.nonce;
+        let committed_nonce = self.load_nonce(&tx.tx.signer)?;
         if tx.tx.nonce < committed_nonce {
             return Err(TxError::BadNonce {
                 expected: committed_nonce,
@@ -194,9 +245,14 @@ impl AppShared {
 
     /// The committed nonce of an account (0 if it has no record).
     pub fn committed_nonce(&self, account: &AccountId) -> u64 {
-        wallet::load_account(&self.store.view(), account)
-            .map(|account| account.nonce)
-            .unwrap_or(0)
+        self.load_nonce(account).unwrap_or(0)
+    }
+
+    /// The committed nonce, from the in-memory cache or the store.
+    fn load_nonce(&self, account: &AccountId) -> Result<u64, TxError> {
+        self.nonces.get_or_load(account, || {
+            Ok(wallet::load_account(&self.store.view(), account)?.nonce)
+        })
     }
 
     /// A value at `height` (latest if `None`), with a proof when `prove`.
@@ -233,6 +289,25 @@ impl AppShared {
     }
 }
 
+/// The nonces of the accounts a block wrote: 0 for a deleted record, `None` for a record
+/// that does not decode (the cache forgets it and reloads from the store).
+fn account_nonces(writes: &WriteSet) -> impl Iterator<Item = (AccountId, Option<u64>)> + '_ {
+    writes.iter().filter_map(|(key, value)| {
+        let (&namespace, id) = key.split_first()?;
+        if namespace != agora_contract::state::keys::NS_ACCOUNT {
+            return None;
+        }
+        let account = AccountId(id.try_into().ok()?);
+        match value {
+            None => Some((account, Some(0))),
+            Some(bytes) => {
+                let record = borsh::from_slice::<wallet::Account>(bytes).ok();
+                Some((account, record.map(|record| record.nonce)))
+            }
+        }
+    })
+}
+
 /// The application over the contract, the state tree and the store.
 pub struct AgoraApp {
     shared: Arc<AppShared>,
@@ -254,6 +329,7 @@ impl AgoraApp {
                 store: store.clone(),
                 chain_id,
                 verified: Mutex::new(HashSet::new()),
+                nonces: NonceCache::default(),
             }),
             tree: StateTree::new(),
             staged: None,
@@ -354,6 +430,7 @@ impl AgoraApp {
     pub fn revert_to(&mut self, height: u64) -> Result<(), AppError> {
         self.rollback_staged();
         let restored = self.shared.store.revert_to(height)?;
+        self.shared.nonces.clear();
         for (key, value) in &restored {
             self.tree.set(key, value.as_deref());
         }
@@ -492,6 +569,9 @@ impl Application for AgoraApp {
             self.tree.commit();
             return Err(error.into());
         }
+        self.shared
+            .nonces
+            .block_committed(account_nonces(&staged.writes));
         self.last_header_hash = stored.header.header.hash();
         self.last_height = Some(height);
         self.last_time_ms = stored.header.header.time_ms;

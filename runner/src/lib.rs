@@ -5,9 +5,11 @@
 pub mod api;
 pub mod app;
 pub mod genesis;
+pub mod integrity;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod nonces;
 pub mod replay;
 pub mod sequencer;
 pub mod store;

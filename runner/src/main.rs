@@ -154,8 +154,8 @@ fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.http).await?;
         let address = listener.local_addr()?;
-        println!("Agora devnet — chain {}", node.genesis.chain_id);
-        println!("sequencer {}", node.genesis.sequencer);
+        println!("Agora devnet — chain {}", node.chain_id);
+        println!("sequencer {}", hex::encode(node.sequencer_id.0));
         println!("data dir  {}", args.data_dir.display());
         println!(
             "dev accounts (also in {}):",

@@ -6,18 +6,24 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use agora_contract::bounded::Label;
 use agora_contract::ids::{sha256, AccountId, Hash};
 use agora_contract::tx::account_of;
 use agora_contract::TxError;
 use ed25519_dalek::SigningKey;
 use tokio::sync::{oneshot, watch};
 
-use crate::app::{AgoraApp, AppError, AppShared, Application};
-use crate::genesis::GenesisDoc;
+use crate::app::{AgoraApp, AppError, AppShared, Application, CheckedTx};
+use crate::genesis::{GenesisDoc, GenesisDocError};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError, PendingTx};
 use crate::metrics::Metrics;
 use crate::sequencer::{self, Command, Sequencer};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+
+/// Transactions per signature batch in [`Node::submit_batch`]: large enough that the
+/// batch equation's shared work dominates, small enough that a bad signature costs little
+/// re-verification.
+pub const VERIFY_BATCH_TXS: usize = 64;
 
 /// How blocks are produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +103,7 @@ pub struct Node {
     pub app: Arc<AppShared>,
     pub store: Arc<Store>,
     pub mempool: Arc<Mutex<Mempool>>,
-    pub genesis: GenesisDoc,
+    pub chain_id: Label,
     pub sequencer_id: AccountId,
     pub config: NodeConfig,
     pub metrics: Arc<Metrics>,
@@ -119,23 +125,29 @@ impl Node {
     ) -> Result<Arc<Node>, NodeError> {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = Arc::new(Store::open(&db_path(&config.data_dir))?);
-        let genesis = match store.genesis_json()? {
-            Some(json) if store.head()?.is_some() => GenesisDoc::from_json(&json)
-                .map_err(|error| NodeError::Genesis(error.to_string()))?,
-            _ => genesis,
+        // Refuse a torn or corrupted store before anything is served (docs/durability.md).
+        crate::integrity::check_store(&store)?;
+        // An existing chain keeps its own identity: the last header names the chain and
+        // its sequencer (the genesis document is not re-read).
+        let (chain_id, sequencer_id) = match store.head()? {
+            Some(head) => {
+                let block = store.block(head)?.ok_or(StoreError::MissingHeight(head))?;
+                (block.header.header.chain_id, block.header.header.proposer)
+            }
+            None => {
+                let invalid = |error: GenesisDocError| NodeError::Genesis(error.to_string());
+                (
+                    genesis.chain_label().map_err(invalid)?,
+                    genesis.sequencer_id().map_err(invalid)?,
+                )
+            }
         };
-        let sequencer_id = genesis
-            .sequencer_id()
-            .map_err(|error| NodeError::Genesis(error.to_string()))?;
         if account_of(&sequencer_key) != sequencer_id {
             return Err(NodeError::Genesis(
                 "the sequencer key does not match the genesis sequencer".into(),
             ));
         }
-        let chain_id = genesis
-            .chain_label()
-            .map_err(|error| NodeError::Genesis(error.to_string()))?;
-        let mut app = AgoraApp::open(store.clone(), chain_id)?;
+        let mut app = AgoraApp::open(store.clone(), chain_id.clone())?;
         if app.info().height.is_none() {
             store.put_genesis_json(&genesis.to_json())?;
             let contract_genesis = genesis
@@ -144,6 +156,8 @@ impl Node {
             let finalized = app.init_chain(&contract_genesis)?;
             let header = sequencer::header_for(&app.info(), &finalized, 0, &sequencer_key);
             app.commit(header)?;
+            // A large genesis would otherwise be replayed from the log at every start.
+            store.flush()?;
         }
         let height = app.info().height.unwrap_or(0);
         let head = Arc::new(AtomicU64::new(height));
@@ -177,7 +191,7 @@ impl Node {
             app: shared,
             store,
             mempool,
-            genesis,
+            chain_id,
             sequencer_id,
             config,
             metrics,
@@ -208,48 +222,103 @@ impl Node {
     /// blocking context. Returns its hash and where it stands.
     pub fn submit(&self, bytes: &[u8]) -> (Hash, Result<Admission, SubmitError>) {
         let hash = sha256(&[bytes]);
-        let result = self.admit(hash, bytes);
-        match &result {
+        let result = match self.seen(&hash) {
+            Some(admission) => Ok(admission),
+            None => {
+                let next_height = self.height().saturating_add(1);
+                let checked = self.app.check_tx(bytes, next_height);
+                self.admit(&hash, checked, next_height)
+            }
+        };
+        self.count(&result);
+        (hash, result)
+    }
+
+    /// Checks and admits many transactions: chunks of [`VERIFY_BATCH_TXS`] are checked in
+    /// parallel on every core, each chunk's signatures as one batch equation. Accepts and
+    /// rejects exactly what [`Node::submit`] would; results are in input order.
+    pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<(Hash, Result<Admission, SubmitError>)> {
+        use rayon::prelude::*;
+        self.verifier.install(|| {
+            txs.par_chunks(VERIFY_BATCH_TXS)
+                .flat_map_iter(|chunk| self.submit_chunk(chunk))
+                .collect()
+        })
+    }
+
+    fn submit_chunk(&self, chunk: &[Vec<u8>]) -> Vec<(Hash, Result<Admission, SubmitError>)> {
+        let hashes: Vec<Hash> = chunk.iter().map(|bytes| sha256(&[bytes])).collect();
+        let seen: Vec<Option<Admission>> = hashes.iter().map(|hash| self.seen(hash)).collect();
+        let unseen: Vec<&[u8]> = chunk
+            .iter()
+            .zip(&seen)
+            .filter(|(_, seen)| seen.is_none())
+            .map(|(bytes, _)| bytes.as_slice())
+            .collect();
+        let next_height = self.height().saturating_add(1);
+        let mut checked = self.app.check_txs(&unseen, next_height).into_iter();
+        hashes
+            .into_iter()
+            .zip(seen)
+            .map(|(hash, seen)| {
+                let result = match seen {
+                    Some(admission) => Ok(admission),
+                    None => match checked.next() {
+                        Some(checked) => self.admit(&hash, checked, next_height),
+                        None => Err(SubmitError::Tx(TxError::Malformed)),
+                    },
+                };
+                self.count(&result);
+                (hash, result)
+            })
+            .collect()
+    }
+
+    fn count(&self, result: &Result<Admission, SubmitError>) {
+        match result {
             Ok(Admission::Accepted) => {
                 self.metrics.txs_accepted.inc();
-                let _ = self.commands.send(Command::Wake);
+                if self.config.mode == BlockMode::Instant {
+                    let _ = self.commands.send(Command::Wake);
+                }
             }
             Ok(_) => {}
             Err(_) => {
                 self.metrics.txs_rejected.inc();
             }
         }
-        (hash, result)
     }
 
-    /// Checks and admits many transactions, verifying signatures in parallel on every
-    /// core; results are in input order.
-    pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<(Hash, Result<Admission, SubmitError>)> {
-        use rayon::prelude::*;
-        self.verifier
-            .install(|| txs.par_iter().map(|bytes| self.submit(bytes)).collect())
-    }
-
-    fn admit(&self, hash: Hash, bytes: &[u8]) -> Result<Admission, SubmitError> {
-        // Mempool first, then the tx index: a block is in the index before the mempool
-        // forgets its transactions, so one of the two always sees resubmitted bytes.
+    /// Whether these bytes are already pending or committed. Mempool first, then the tx
+    /// index: a block is in the index before the mempool forgets its transactions, so one
+    /// of the two always sees resubmitted bytes.
+    fn seen(&self, hash: &Hash) -> Option<Admission> {
         if self
             .mempool
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(&hash)
+            .contains(hash)
         {
-            return Ok(Admission::AlreadyPending);
+            return Some(Admission::AlreadyPending);
         }
-        let committed = || self.store.tx_location(&hash).ok().flatten().is_some();
-        if committed() {
-            return Ok(Admission::AlreadyCommitted);
-        }
-        let next_height = self.height().saturating_add(1);
-        let checked = match self.app.check_tx(bytes, next_height) {
+        self.committed(hash).then_some(Admission::AlreadyCommitted)
+    }
+
+    fn committed(&self, hash: &Hash) -> bool {
+        self.store.tx_location(hash).ok().flatten().is_some()
+    }
+
+    /// Admission of a checked transaction into the mempool.
+    fn admit(
+        &self,
+        hash: &Hash,
+        checked: Result<CheckedTx, TxError>,
+        next_height: u64,
+    ) -> Result<Admission, SubmitError> {
+        let checked = match checked {
             Ok(checked) => checked,
-            // Committed between the checks above and the nonce check.
-            Err(agora_contract::TxError::BadNonce { .. }) if committed() => {
+            // Committed between `seen` and the nonce check.
+            Err(TxError::BadNonce { .. }) if self.committed(hash) => {
                 return Ok(Admission::AlreadyCommitted)
             }
             Err(error) => return Err(error.into()),
@@ -283,7 +352,8 @@ impl Node {
             .map_err(|_| "the sequencer has stopped".to_string())?
     }
 
-    /// Stops the sequencer after the block in progress and waits for it.
+    /// Stops the sequencer after the block in progress, waits for it, and flushes the
+    /// store so the next start has no log to replay.
     pub fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown);
         if let Some(handle) = self
@@ -293,6 +363,9 @@ impl Node {
             .take()
         {
             let _ = handle.join();
+        }
+        if let Err(error) = self.store.flush() {
+            tracing::warn!(%error, "flushing the store at shutdown failed");
         }
     }
 }

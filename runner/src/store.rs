@@ -12,7 +12,7 @@
 //! | `blocks` | height u64 | borsh [`StoredBlock`] |
 //! | `receipts` | height u64 ‖ tx index u32 | borsh `Receipt` |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
-//! | `undo` | height u64 | borsh list of (key, value before the block) |
+//! | `undo` | height u64 | borsh list of the keys the block wrote (none for genesis) |
 //! | `escrow_events` | escrow uuid ‖ height u64 ‖ position u32 ‖ event u32 | borsh (EventSource, EscrowEvent) |
 //! | `meta` | name | see the `META_*` constants |
 //!
@@ -62,7 +62,7 @@ const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis";
 /// Layout version of the store.
 const META_LAYOUT: &[u8] = b"layout";
-const LAYOUT_VERSION: &[u8] = b"agora-store-v1";
+const LAYOUT_VERSION: &[u8] = b"agora-store-v2";
 
 fn families() -> Vec<ColumnFamilyDescriptor> {
     let cache = Cache::new_lru_cache(256 << 20);
@@ -287,9 +287,7 @@ impl Store {
     pub fn commit_block(&self, write: &BlockWrite<'_>) -> StoreResult<()> {
         let height = write.block.header.header.height;
         let mut batch = WriteBatch::default();
-        let mut undo: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(write.writes.len());
         for (key, value) in write.writes {
-            undo.push((key.clone(), self.state_get(key)?));
             match value {
                 Some(value) => batch.put_cf(self.cf(CF_STATE), key, value),
                 None => batch.delete_cf(self.cf(CF_STATE), key),
@@ -303,11 +301,16 @@ impl Store {
         for (index, hash) in write.nodes {
             batch.put_cf(self.cf(CF_NODES), node_key(*index, height), hash);
         }
-        batch.put_cf(
-            self.cf(CF_UNDO),
-            height.to_be_bytes(),
-            borsh::to_vec(&undo).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        );
+        if height > 0 {
+            // Genesis is never undone; a block's undo record is the keys it wrote (their
+            // earlier values are in the history).
+            let keys: Vec<&Vec<u8>> = write.writes.keys().collect();
+            batch.put_cf(
+                self.cf(CF_UNDO),
+                height.to_be_bytes(),
+                borsh::to_vec(&keys).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
         for (index, receipt) in write.receipts.iter().enumerate() {
             let location = TxLocation {
                 height,
@@ -356,6 +359,16 @@ impl Store {
         self.write(batch)
     }
 
+    /// Moves everything in the memtables to table files, so the next open has no
+    /// write-ahead log to replay (a clean shutdown; durability never depends on it).
+    pub fn flush(&self) -> StoreResult<()> {
+        let families: Vec<&rocksdb::ColumnFamily> =
+            FAMILIES.iter().map(|name| self.cf(name)).collect();
+        Ok(self
+            .db
+            .flush_cfs_opt(&families, &rocksdb::FlushOptions::default())?)
+    }
+
     fn write(&self, batch: WriteBatch) -> StoreResult<()> {
         let mut options = WriteOptions::default();
         options.set_sync(self.sync);
@@ -374,16 +387,19 @@ impl Store {
             let block = self
                 .block(undone)?
                 .ok_or(StoreError::MissingHeight(undone))?;
-            let undo: Vec<(Vec<u8>, Option<Vec<u8>>)> =
-                match self.get(CF_UNDO, &undone.to_be_bytes())? {
-                    Some(bytes) => decode(&bytes, "undo record")?,
-                    None => return Err(StoreError::Corrupt(format!("no undo record at {undone}"))),
-                };
+            let written: Vec<Vec<u8>> = match self.get(CF_UNDO, &undone.to_be_bytes())? {
+                Some(bytes) => decode(&bytes, "undo record")?,
+                None => return Err(StoreError::Corrupt(format!("no undo record at {undone}"))),
+            };
             let mut buckets = std::collections::BTreeSet::new();
-            for (key, previous) in undo {
+            for key in written {
                 batch.delete_cf(self.cf(CF_HISTORY), history_key(&key, undone));
                 buckets.insert(bucket_of(&key));
-                restored.insert(key, previous);
+                if let std::collections::btree_map::Entry::Vacant(entry) = restored.entry(key) {
+                    // The batch is not written yet: the history still has every version.
+                    let previous = self.value_at(entry.key(), height)?;
+                    entry.insert(previous);
+                }
             }
             for bucket in buckets {
                 let mut index = BUCKETS.saturating_add(u32::from(bucket));

@@ -108,8 +108,8 @@ pub async fn status_info(State(node): State<Shared>) -> ApiResult<Json<Value>> {
         .block(height)?
         .map(|block| hex::encode(block.header.header.state_root));
     Ok(Json(json!({
-        "chain_id": node.genesis.chain_id,
-        "sequencer": node.genesis.sequencer,
+        "chain_id": node.chain_id.to_string(),
+        "sequencer": hex::encode(node.sequencer_id.0),
         "height": height,
         "state_root": state_root,
         "mempool_txs": pending,

@@ -39,14 +39,49 @@ pub struct Prepared {
     k: Scalar,
 }
 
+/// A public key that passed rule 2, decoded once (a verifier may keep it per account:
+/// decoding a point costs about as much as a fifth of a verification).
+#[derive(Clone, Copy, Debug)]
+pub struct PublicKey {
+    bytes: [u8; 32],
+    point: EdwardsPoint,
+}
+
+impl PublicKey {
+    /// `None` if the encoding is not canonical, not a point, or of small order.
+    pub fn parse(bytes: &[u8; 32]) -> Option<PublicKey> {
+        Some(PublicKey {
+            bytes: *bytes,
+            point: strict_point(bytes)?,
+        })
+    }
+
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.bytes
+    }
+}
+
 /// Rules 1 and 2; `None` if the signature fails them (it is then invalid).
 pub fn prepare(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Option<Prepared> {
+    prepare_with_key(&PublicKey::parse(public_key)?, message, signature)
+}
+
+/// [`prepare`] with the public key already parsed.
+pub fn prepare_with_key(
+    public_key: &PublicKey,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Option<Prepared> {
     let (r_bytes, s_bytes) = split_signature(signature);
     let s = canonical_scalar(&s_bytes)?;
-    let a = strict_point(public_key)?;
     let r = strict_point(&r_bytes)?;
-    let k = challenge(&r_bytes, public_key, message);
-    Some(Prepared { a, r, s, k })
+    let k = challenge(&r_bytes, &public_key.bytes, message);
+    Some(Prepared {
+        a: public_key.point,
+        r,
+        s,
+        k,
+    })
 }
 
 impl Prepared {

@@ -8,12 +8,14 @@
 //! synced batch. Re-running `finalize_block` for the same height (say after a failed
 //! commit) first rolls the staged tree changes back, so it is idempotent.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use agora_contract::block::{apply_block_with, init_chain, BlockError, Genesis, Receipt};
 use agora_contract::bounded::Label;
-use agora_contract::commit::{list_root, value_hash, StateProof, StateTree};
+use agora_contract::commit::{
+    list_root, merkle_root, value_hash, PreparedLeaf, StateProof, StateTree,
+};
 use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
 use agora_contract::header::SignedHeader;
@@ -142,7 +144,13 @@ pub struct AppShared {
     pub chain_id: Label,
     verified: Mutex<HashSet<Hash>>,
     nonces: NonceCache,
+    /// Parsed public keys by account, for batch verification.
+    keys: Mutex<HashMap<AccountId, Option<sig::PublicKey>>>,
 }
+
+/// Bound on remembered public keys (~100 MiB at this bound); when full the cache starts
+/// over.
+const PUBLIC_KEY_CACHE_MAX: usize = 1 << 20;
 
 /// Batch weights: 128 bits each from the operating system's generator, drawn after the
 /// signatures are fixed, so no signer can aim a bad signature at the weights.
@@ -185,7 +193,8 @@ impl AppShared {
             .iter()
             .map(|tx| {
                 let tx = tx.as_ref().ok()?;
-                sig::prepare(&tx.tx.signer.0, &tx.tx.signing_message(), &tx.signature)
+                let key = self.public_key(&tx.tx.signer)?;
+                sig::prepare_with_key(&key, &tx.tx.signing_message(), &tx.signature)
             })
             .collect();
         let candidates: Vec<sig::Prepared> = prepared.iter().flatten().cloned().collect();
@@ -206,6 +215,21 @@ impl AppShared {
                 self.checked(tx, bytes)
             })
             .collect()
+    }
+
+    /// The signer's parsed public key (`None` if it fails the encoding rules), decoded
+    /// once per account.
+    fn public_key(&self, signer: &AccountId) -> Option<sig::PublicKey> {
+        if let Some(key) = self.keys.lock().unwrap_or_else(|e| e.into_inner()).get(signer) {
+            return *key;
+        }
+        let key = sig::PublicKey::parse(&signer.0);
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= PUBLIC_KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.insert(*signer, key);
+        key
     }
 
     /// The nonce check and bookkeeping after the stateless checks passed.
@@ -289,6 +313,42 @@ impl AppShared {
     }
 }
 
+/// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
+fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
+    use rayon::prelude::*;
+    tree.commit_with(|leaf_lists| {
+        leaf_lists
+            .par_iter()
+            .with_min_len(64)
+            .map(|leaves| merkle_root(leaves))
+            .collect()
+    })
+}
+
+/// Loads every state entry into `tree`, hashing values on every core in chunks while the
+/// store is read.
+fn rebuild_tree(tree: &mut StateTree, store: &Store) -> Result<(), AppError> {
+    use rayon::prelude::*;
+    const CHUNK_ENTRIES: usize = 1 << 15;
+    let mut entries = store.state_entries();
+    loop {
+        let chunk: Vec<crate::store::RawEntry> = entries
+            .by_ref()
+            .take(CHUNK_ENTRIES)
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let leaves: Vec<PreparedLeaf> = chunk
+            .par_iter()
+            .map(|(key, value)| PreparedLeaf::new(key, value_hash(value)))
+            .collect();
+        for ((key, _), leaf) in chunk.iter().zip(leaves) {
+            tree.set_prepared(key, leaf);
+        }
+    }
+}
+
 /// The nonces of the accounts a block wrote: 0 for a deleted record, `None` for a record
 /// that does not decode (the cache forgets it and reloads from the store).
 fn account_nonces(writes: &WriteSet) -> impl Iterator<Item = (AccountId, Option<u64>)> + '_ {
@@ -330,6 +390,7 @@ impl AgoraApp {
                 chain_id,
                 verified: Mutex::new(HashSet::new()),
                 nonces: NonceCache::default(),
+                keys: Mutex::new(HashMap::new()),
             }),
             tree: StateTree::new(),
             staged: None,
@@ -338,11 +399,8 @@ impl AgoraApp {
             last_time_ms: 0,
         };
         if let Some(height) = head {
-            for entry in store.state_entries() {
-                let (key, value) = entry?;
-                tree.set_hashed(&key, Some(value_hash(&value)));
-            }
-            let (root, _) = tree.commit();
+            rebuild_tree(&mut tree, &store)?;
+            let (root, _) = commit_parallel(&mut tree);
             let block = store
                 .block(height)?
                 .ok_or(StoreError::MissingHeight(height))?;
@@ -382,7 +440,7 @@ impl AgoraApp {
             for (key, hash) in staged.rollback {
                 self.tree.set_hashed(&key, hash);
             }
-            self.tree.commit();
+            commit_parallel(&mut self.tree);
         }
     }
 
@@ -400,7 +458,7 @@ impl AgoraApp {
         for (key, value) in &writes {
             self.tree.set(key, value.as_deref());
         }
-        let (state_root, nodes) = self.tree.commit();
+        let (state_root, nodes) = commit_parallel(&mut self.tree);
         let tx_hashes: Vec<Hash> = receipts.iter().map(|receipt| receipt.tx_hash).collect();
         let encoded: Vec<Vec<u8>> = receipts
             .iter()
@@ -434,7 +492,7 @@ impl AgoraApp {
         for (key, value) in &restored {
             self.tree.set(key, value.as_deref());
         }
-        let (root, _) = self.tree.commit();
+        let (root, _) = commit_parallel(&mut self.tree);
         let block = self
             .shared
             .store
@@ -566,7 +624,7 @@ impl Application for AgoraApp {
             for (key, hash) in staged.rollback {
                 self.tree.set_hashed(&key, hash);
             }
-            self.tree.commit();
+            commit_parallel(&mut self.tree);
             return Err(error.into());
         }
         self.shared

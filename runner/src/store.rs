@@ -75,6 +75,12 @@ fn families() -> Vec<ColumnFamilyDescriptor> {
             table.set_bloom_filter(10.0, false);
             cf_options.set_block_based_table_factory(&table);
             cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if [CF_TXS, CF_STATE].contains(name) {
+                // Point lookups, mostly of absent keys (admission's "already committed?"):
+                // a bloom filter over the memtable answers those without a skiplist search.
+                cf_options.set_memtable_whole_key_filtering(true);
+                cf_options.set_memtable_prefix_bloom_ratio(0.05);
+            }
             ColumnFamilyDescriptor::new(*name, cf_options)
         })
         .collect()

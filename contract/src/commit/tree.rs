@@ -12,6 +12,25 @@ use super::{
 };
 use crate::ids::Hash;
 
+/// A key's bucket, value hash and leaf hash, computed apart from the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreparedLeaf {
+    bucket: u16,
+    value_hash: Hash,
+    leaf: Hash,
+}
+
+impl PreparedLeaf {
+    /// The leaf of `key` holding a value whose [`value_hash`] is `value_hash`.
+    pub fn new(key: &[u8], value_hash: Hash) -> PreparedLeaf {
+        PreparedLeaf {
+            bucket: bucket_of(key),
+            value_hash,
+            leaf: leaf_hash(key, &value_hash),
+        }
+    }
+}
+
 /// One state entry as the tree holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
@@ -84,16 +103,33 @@ impl StateTree {
 
     /// Sets `key` to a value already hashed with [`value_hash`] (`None` deletes it).
     pub fn set_hashed(&mut self, key: &[u8], hashed: Option<Hash>) {
-        let bucket = bucket_of(key);
+        match hashed {
+            Some(value_hash) => self.set_prepared(key, PreparedLeaf::new(key, value_hash)),
+            None => self.remove(key),
+        }
+    }
+
+    /// Sets `key` to a leaf prepared with [`PreparedLeaf::new`] (which a caller may compute
+    /// for many keys in parallel; `PreparedLeaf::new(key, ..)` must be for this `key`).
+    pub fn set_prepared(&mut self, key: &[u8], prepared: PreparedLeaf) {
+        let PreparedLeaf {
+            bucket,
+            value_hash,
+            leaf,
+        } = prepared;
+        self.update(key, bucket, Some(Entry { value_hash, leaf }));
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        self.update(key, bucket_of(key), None);
+    }
+
+    fn update(&mut self, key: &[u8], bucket: u16, entry: Option<Entry>) {
         let Some(leaves) = self.buckets.get_mut(usize::from(bucket)) else {
             return;
         };
-        let changed = match hashed {
-            Some(value_hash) => {
-                let entry = Entry {
-                    value_hash,
-                    leaf: leaf_hash(key, &value_hash),
-                };
+        let changed = match entry {
+            Some(entry) => {
                 match leaves.insert(key.to_vec(), entry) {
                     Some(previous) => previous != entry,
                     None => {
@@ -126,11 +162,27 @@ impl StateTree {
     /// top-tree node that changed, as (heap index, hash) in ascending index order; heap
     /// index `BUCKETS + b` is bucket b's root and index 1 the state root.
     pub fn commit(&mut self) -> (Hash, Vec<(u32, Hash)>) {
+        self.commit_with(|leaf_lists| leaf_lists.iter().map(|leaves| merkle_root(leaves)).collect())
+    }
+
+    /// [`StateTree::commit`], with the dirty buckets' roots computed by `bucket_roots`:
+    /// given each dirty bucket's leaf hashes in order, it must return
+    /// [`merkle_root`] of each, in the same order (a caller may spread this over threads).
+    /// A missing root counts as the empty bucket's.
+    pub fn commit_with(
+        &mut self,
+        bucket_roots: impl FnOnce(&[Vec<Hash>]) -> Vec<Hash>,
+    ) -> (Hash, Vec<(u32, Hash)>) {
         let dirty = core::mem::take(&mut self.dirty);
+        let leaf_lists: Vec<Vec<Hash>> = dirty
+            .iter()
+            .map(|bucket| self.bucket_leaves_of(*bucket))
+            .collect();
+        let roots = bucket_roots(&leaf_lists);
         let mut changed: Vec<(u32, Hash)> = Vec::new();
         let mut level: Vec<usize> = Vec::with_capacity(dirty.len());
-        for bucket in dirty {
-            let root = self.bucket_root(bucket);
+        for (position, bucket) in dirty.into_iter().enumerate() {
+            let root = roots.get(position).copied().unwrap_or(EMPTY_ROOT);
             let index = bucket_count().saturating_add(usize::from(bucket));
             self.write_node(index, root, &mut changed);
             level.push(index);
@@ -197,15 +249,13 @@ impl StateTree {
         }
     }
 
-    fn bucket_root(&self, bucket: u16) -> Hash {
-        let leaves: Vec<Hash> = self
-            .buckets
+    fn bucket_leaves_of(&self, bucket: u16) -> Vec<Hash> {
+        self.buckets
             .get(usize::from(bucket))
             .into_iter()
             .flat_map(|leaves| leaves.values())
             .map(|entry| entry.leaf)
-            .collect();
-        merkle_root(&leaves)
+            .collect()
     }
 
     fn write_node(&mut self, index: usize, hash: Hash, changed: &mut Vec<(u32, Hash)>) {

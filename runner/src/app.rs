@@ -148,9 +148,9 @@ pub struct AppShared {
     keys: Mutex<HashMap<AccountId, Option<sig::PublicKey>>>,
 }
 
-/// Bound on remembered public keys (~100 MiB at this bound); when full the cache starts
-/// over.
-const PUBLIC_KEY_CACHE_MAX: usize = 1 << 20;
+/// Bound on remembered public keys (a parsed key is ~200 bytes: ~16 MiB at this bound);
+/// when full the cache starts over.
+const PUBLIC_KEY_CACHE_MAX: usize = 1 << 16;
 
 /// Batch weights: 128 bits each from the operating system's generator, drawn after the
 /// signatures are fixed, so no signer can aim a bad signature at the weights.
@@ -220,7 +220,12 @@ impl AppShared {
     /// The signer's parsed public key (`None` if it fails the encoding rules), decoded
     /// once per account.
     fn public_key(&self, signer: &AccountId) -> Option<sig::PublicKey> {
-        if let Some(key) = self.keys.lock().unwrap_or_else(|e| e.into_inner()).get(signer) {
+        if let Some(key) = self
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(signer)
+        {
             return *key;
         }
         let key = sig::PublicKey::parse(&signer.0);

@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== no_std build of the contract (thumbv7m-none-eabi)"
 cargo build -p agora-contract --target thumbv7m-none-eabi --locked
 
+echo "== fuzz smoke: cargo-fuzz, 25 s per target (scripts/fuzz.sh; longer: scripts/fuzz.sh 600)"
+./scripts/fuzz.sh 25
+
 echo "== tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

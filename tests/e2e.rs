@@ -134,9 +134,13 @@ async fn cli_readme_escrow_flow_with_offline_proof() {
     assert_eq!(shown["escrow"]["status"], "Released", "{shown}");
     assert_eq!(shown["escrow"]["held"], 0);
     assert_eq!(shown["escrow"]["amount"], 1000);
-    let result_hash: Vec<u8> =
-        serde_json::from_value(shown["escrow"]["result_hash"].clone()).expect("result hash bytes");
-    assert_eq!(result_hash, sha256(&[b"the work"]));
+    // Byte strings are hex in every JSON output, ids and hashes alike.
+    assert_eq!(
+        shown["escrow"]["result_hash"],
+        hex::encode(sha256(&[b"the work"])),
+        "{shown}"
+    );
+    assert_eq!(shown["escrow"]["requester"], requester, "{shown}");
     let shown_text = net
         .cli(&[
             "escrow",

@@ -39,6 +39,7 @@ pub enum Action {
     /// The provider declares the work delivered, committing to its result.
     MarkCompleted {
         id: Uuid,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         result_hash: Hash,
     },
     /// A party or arbitrator approves releasing to the provider or refunding the requester.
@@ -49,6 +50,7 @@ pub enum Action {
     /// A party disputes the escrow; arbitrators then decide.
     RaiseDispute {
         id: Uuid,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         reason_hash: Hash,
         evidence: BoundedVec<Cid, MAX_EVIDENCE>,
     },
@@ -94,6 +96,7 @@ pub enum Action {
     /// The provider submits the result commitment; the review window opens.
     SubmitResult {
         assignment_id: Uuid,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         result_hash: Hash,
     },
     /// The requester scores the result (sorted by metric) and the assignment settles.
@@ -104,6 +107,7 @@ pub enum Action {
     /// The requester delivers a confidential payload, encrypted to the assigned provider.
     DeliverPayload {
         assignment_id: Uuid,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         ciphertext: BoundedVec<u8, MAX_CIPHERTEXT_BYTES>,
     },
 }
@@ -169,6 +173,7 @@ pub struct CreateEscrow {
     /// How long a dispute stays open; `None` takes the default of 24 h.
     pub dispute_window_ms: Option<u64>,
     /// The requester's reference to the job, typically a hash of its description.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub job_ref: Hash,
     /// Fund the escrow in the same transaction.
     pub fund: bool,

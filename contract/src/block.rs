@@ -60,6 +60,7 @@ pub enum TxStatus {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Receipt {
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub tx_hash: Hash,
     pub status: TxStatus,
     /// Whether the signer's nonce was consumed (false only for envelope failures).

@@ -53,6 +53,12 @@ impl<T, const N: u32> BoundedVec<T, N> {
     }
 }
 
+impl<T, const N: u32> AsRef<[T]> for BoundedVec<T, N> {
+    fn as_ref(&self) -> &[T] {
+        &self.0
+    }
+}
+
 impl<T, const N: u32> Default for BoundedVec<T, N> {
     fn default() -> Self {
         Self::empty()

@@ -72,6 +72,7 @@ pub enum MarketEvent {
     },
     ResultSubmitted {
         assignment_id: Uuid,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         result_hash: Hash,
     },
     ResultRated {
@@ -94,6 +95,7 @@ pub enum MarketEvent {
     PayloadDelivered {
         assignment_id: Uuid,
         provider: AccountId,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         commitment: Hash,
     },
     /// The auction closed; `returned` is the unassigned reservation given back.
@@ -137,6 +139,7 @@ pub enum EscrowEvent {
         amount: Amount,
     },
     Completed {
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         result_hash: Hash,
     },
     Approved {
@@ -145,6 +148,7 @@ pub enum EscrowEvent {
     },
     DisputeRaised {
         by: AccountId,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         reason_hash: Hash,
         evidence: Vec<Cid>,
         deadline_ms: u64,
@@ -176,8 +180,13 @@ pub enum EscrowEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum EventSource {
-    Tx { hash: Hash },
-    BlockHook { height: u64 },
+    Tx {
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
+        hash: Hash,
+    },
+    BlockHook {
+        height: u64,
+    },
 }
 
 /// The audit head of an escrow before any event.

@@ -22,17 +22,22 @@ pub struct Header {
     pub chain_id: Label,
     pub height: u64,
     /// Hash of the previous header; all zero at genesis.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub prev_hash: Hash,
     /// Block time, unix milliseconds.
     pub time_ms: u64,
     pub tx_count: u32,
     /// `commit::list_root` over the transaction hashes in block order.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub tx_root: Hash,
     /// `commit::list_root` over the borsh-encoded receipts in block order.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub receipts_root: Hash,
     /// sha256 of the borsh-encoded events of the block's timeout hook.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub hook_events_hash: Hash,
     /// The state root after this block's hook and transactions.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub state_root: Hash,
     /// The sequencer that signed the header.
     pub proposer: AccountId,

@@ -14,8 +14,15 @@ pub type Hash = [u8; 32];
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
 )]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct AccountId(pub [u8; 32]);
+
+/// In JSON an account is its key as lowercase hex, like every other byte string.
+#[cfg(feature = "serde")]
+impl serde::Serialize for AccountId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::serde_hex::serialize(&self.0, serializer)
+    }
+}
 
 impl core::fmt::Debug for AccountId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -36,6 +36,8 @@ pub mod event;
 pub mod header;
 pub mod ids;
 pub mod market;
+#[cfg(feature = "serde")]
+mod serde_hex;
 pub mod sig;
 pub mod state;
 pub mod tx;

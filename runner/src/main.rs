@@ -174,11 +174,12 @@ fn devnet(args: DevnetArgs) -> anyhow::Result<()> {
         );
         tracing::info!(%address, height = node.height(), "devnet ready");
         let app = agora_runner::api::router(node.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        // Connection limits and timeouts against slow or stalled clients (api/serve.rs).
+        let limits = agora_runner::api::ServeLimits::default();
+        agora_runner::api::serve(listener, app, limits, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
         node.shutdown();
         anyhow::Ok(())
     })

@@ -331,9 +331,19 @@ impl Node {
             bytes: checked.bytes,
         };
         let mut mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
-        match mempool.insert(pending, checked.committed_nonce, next_height) {
+        // The nonce read by the check may predate a block that committed (and left the
+        // pool) since: read it again under the pool's lock, after which no block can
+        // remove anything before this insert. Without this, the same bytes could re-enter
+        // the pool behind their own committed copy and stay there, pending for ever.
+        let committed_nonce = checked
+            .committed_nonce
+            .max(self.app.committed_nonce(&checked.signer));
+        match mempool.insert(pending, committed_nonce, next_height) {
             Ok(()) => Ok(Admission::Accepted),
             Err(MempoolError::AlreadyPending) => Ok(Admission::AlreadyPending),
+            Err(MempoolError::NonceTooLow { .. }) if self.committed(hash) => {
+                Ok(Admission::AlreadyCommitted)
+            }
             Err(error) => Err(error.into()),
         }
     }

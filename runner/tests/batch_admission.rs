@@ -199,7 +199,10 @@ async fn batch_and_single_admission_agree_on_valid_and_crafted_signatures() {
     let committed_batch = hashes(batched.client.block(heights_batch[0]).await);
     let committed_single = hashes(single.client.block(heights_single[0]).await);
     assert_eq!(committed_batch, committed_single);
-    let accepted = expected.iter().filter(|e| **e == Expected::Accepted).count();
+    let accepted = expected
+        .iter()
+        .filter(|e| **e == Expected::Accepted)
+        .count();
     assert_eq!(committed_batch.len(), accepted);
     batched.stop().await;
     single.stop().await;

@@ -22,7 +22,9 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub struct ProvenLeaf {
     /// Position of the leaf in its bucket (key order).
     pub index: u32,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub key: Vec<u8>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub value_hash: Hash,
 }
 
@@ -37,8 +39,10 @@ pub struct StateProof {
     /// (non-membership); empty when the bucket is empty.
     pub leaves: Vec<ProvenLeaf>,
     /// rs_merkle proof hashes of `leaves` within the bucket.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::list"))]
     pub bucket_proof: Vec<Hash>,
     /// rs_merkle proof hashes of the bucket root within the top tree, bottom first.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::list"))]
     pub top_proof: Vec<Hash>,
 }
 

@@ -129,15 +129,13 @@ impl StateTree {
             return;
         };
         let changed = match entry {
-            Some(entry) => {
-                match leaves.insert(key.to_vec(), entry) {
-                    Some(previous) => previous != entry,
-                    None => {
-                        self.entries = self.entries.saturating_add(1);
-                        true
-                    }
+            Some(entry) => match leaves.insert(key.to_vec(), entry) {
+                Some(previous) => previous != entry,
+                None => {
+                    self.entries = self.entries.saturating_add(1);
+                    true
                 }
-            }
+            },
             None => {
                 let removed = leaves.remove(key).is_some();
                 if removed {
@@ -162,7 +160,12 @@ impl StateTree {
     /// top-tree node that changed, as (heap index, hash) in ascending index order; heap
     /// index `BUCKETS + b` is bucket b's root and index 1 the state root.
     pub fn commit(&mut self) -> (Hash, Vec<(u32, Hash)>) {
-        self.commit_with(|leaf_lists| leaf_lists.iter().map(|leaves| merkle_root(leaves)).collect())
+        self.commit_with(|leaf_lists| {
+            leaf_lists
+                .iter()
+                .map(|leaves| merkle_root(leaves))
+                .collect()
+        })
     }
 
     /// [`StateTree::commit`], with the dirty buckets' roots computed by `bucket_roots`:

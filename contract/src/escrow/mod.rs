@@ -116,6 +116,7 @@ pub struct Vote {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Dispute {
     pub raised_by: AccountId,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub reason_hash: Hash,
     pub evidence: BoundedVec<Cid, { crate::action::MAX_EVIDENCE }>,
     /// Replaces the escrow deadline while disputed.
@@ -140,14 +141,17 @@ pub struct Escrow {
     pub arbitrators: BoundedVec<AccountId, MAX_ARBITRATORS>,
     pub deadline_ms: u64,
     pub dispute_window_ms: u64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub job_ref: Hash,
     pub created_at_ms: u64,
     pub status: EscrowStatus,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::option"))]
     pub result_hash: Option<Hash>,
     /// Sorted by approver; cleared on every status change.
     pub approvals: Vec<Approval>,
     pub dispute: Option<Dispute>,
     /// The hash chain over every event of this escrow (see `event::next_audit_head`).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub audit_head: Hash,
     /// Held for a market assignment: the market's SLA settlement pays it out, so the
     /// parties cannot `MarkCompleted` or `Approve` it; disputes work as for any escrow.

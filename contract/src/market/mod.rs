@@ -239,6 +239,7 @@ pub struct Assignment {
     pub delivery_deadline_ms: u64,
     pub started_at_ms: Option<u64>,
     pub submitted_at_ms: Option<u64>,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex::option"))]
     pub result_hash: Option<crate::ids::Hash>,
     pub review_ends_ms: Option<u64>,
     /// While `AwaitingDispute`: when to look at the escrow again.

@@ -27,6 +27,7 @@ pub const MAX_RECIPIENTS: u32 = 8;
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Sealed {
     pub provider: AccountId,
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub ciphertext: BoundedVec<u8, MAX_CIPHERTEXT_BYTES>,
 }
 
@@ -35,6 +36,7 @@ pub struct Sealed {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub enum Privacy {
     Public {
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         payload: BoundedVec<u8, MAX_PAYLOAD_BYTES>,
     },
     /// Sorted by provider, distinct, at least one.
@@ -42,7 +44,10 @@ pub enum Privacy {
         recipients: BoundedVec<Sealed, MAX_RECIPIENTS>,
     },
     /// sha256 of the payload; requires `min_reputation` on the request.
-    Confidential { commitment: Hash },
+    Confidential {
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
+        commitment: Hash,
+    },
 }
 
 /// At posting: a `Private` allow-list is non-empty, sorted and distinct and excludes the

@@ -49,15 +49,19 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
             .map(ApiBody)
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        codes::PAYLOAD_TOO_LARGE,
-                        "PayloadTooLarge",
-                        format!("request body larger than {MAX_BODY_BYTES} bytes"),
-                    )
+                    too_large()
                 } else {
                     ApiError::bad_request(rejection.body_text())
                 }
             })
     }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        "PayloadTooLarge",
+        format!("request body larger than {MAX_BODY_BYTES} bytes"),
+    )
 }

@@ -2,11 +2,13 @@
 //! Every error answers `{ "code", "name", "message" }` with a 4xx status for bad input
 //! (5xx only for the node's own failures); codes are those of docs/errors.md.
 //!
-//! JSON conventions: 32- and 64-byte values (hashes, account ids, signatures) are lower-case
-//! hex strings; amounts and heights are JSON numbers; ids are UUID strings.
+//! JSON conventions: every byte string (hashes, account ids, signatures, payloads, keys) is
+//! one lowercase hex string whatever its length; amounts and heights are JSON numbers; ids
+//! are UUID strings.
 
 mod dev;
 mod extract;
+mod serve;
 mod state;
 mod stream;
 mod txs;
@@ -25,6 +27,8 @@ use serde_json::Value;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::node::Node;
+
+pub use serve::{serve, ServeLimits};
 
 /// Largest request body: a batch of up to [`MAX_BATCH`] hex-encoded transactions fits.
 pub const MAX_BODY_BYTES: usize = 32 << 20;
@@ -183,31 +187,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// The router's shared state.
 pub type Shared = Arc<Node>;
 
-/// A serde value with every array of exactly 32 or 64 byte-sized numbers turned into a
-/// hex string (hashes, account ids, signatures).
+/// The JSON value of a contract type. Its byte strings (hashes, account ids, payloads,
+/// proof keys) are already lowercase hex: the contract's `serde` feature writes them so by
+/// type, whatever their length.
 pub fn to_json<T: Serialize>(value: &T) -> Value {
-    hexify(serde_json::to_value(value).unwrap_or(Value::Null))
-}
-
-fn hexify(value: Value) -> Value {
-    match value {
-        Value::Array(items) => {
-            let bytes: Option<Vec<u8>> = if items.len() == 32 || items.len() == 64 {
-                items
-                    .iter()
-                    .map(|item| item.as_u64().and_then(|n| u8::try_from(n).ok()))
-                    .collect()
-            } else {
-                None
-            };
-            match bytes {
-                Some(bytes) => Value::String(hex::encode(bytes)),
-                None => Value::Array(items.into_iter().map(hexify).collect()),
-            }
-        }
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, hexify(v))).collect()),
-        other => other,
-    }
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// Parses a 32-byte hex value from a path segment.

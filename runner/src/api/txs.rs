@@ -38,12 +38,15 @@ struct HexBatch {
     txs: Vec<String>,
 }
 
-fn content_type(headers: &HeaderMap) -> &str {
+/// The media type of the body, lower-cased (media types are case-insensitive), without
+/// parameters such as `charset`.
+fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .map(|value| value.split(';').next().unwrap_or("").trim())
         .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 fn unsupported() -> ApiError {
@@ -96,7 +99,7 @@ pub async fn submit(
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> ApiResult<Response> {
-    let bytes = match content_type(&headers) {
+    let bytes = match content_type(&headers).as_str() {
         "application/octet-stream" => body.to_vec(),
         "application/json" => {
             let parsed: HexTx = serde_json::from_slice(&body)

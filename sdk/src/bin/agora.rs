@@ -426,6 +426,8 @@ impl Context {
     }
 }
 
+/// A contract value as JSON, as the node's API writes it: the contract's `serde` feature
+/// makes every byte string (account ids, hashes, payloads) a lowercase hex string.
 fn agora_sdk_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }

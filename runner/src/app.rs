@@ -318,6 +318,61 @@ impl AppShared {
     }
 }
 
+/// The committed state with some values read ahead: execution is sequential, so its
+/// store reads are the block's critical path; reading the keys a block will certainly
+/// touch in batches, on every core, first takes most of them off it. Values are the
+/// committed state's either way, so execution cannot tell the difference.
+struct PrefetchedView<'a> {
+    base: crate::store::StoreView<'a>,
+    values: HashMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl agora_contract::state::StateView for PrefetchedView<'_> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.values.get(key) {
+            Some(value) => value.clone(),
+            None => self.base.get(key),
+        }
+    }
+
+    fn first_in_range(&self, start: &[u8], end: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.base.first_in_range(start, end)
+    }
+}
+
+/// The account records of the signers and transfer recipients of `txs`, read in sorted
+/// batches on every core. Undecodable transactions are skipped (execution reports them).
+fn prefetch_accounts(
+    store: &Store,
+    txs: &[Vec<u8>],
+) -> Result<HashMap<Vec<u8>, Option<Vec<u8>>>, AppError> {
+    use agora_contract::state::keys;
+    use rayon::prelude::*;
+    const BATCH_KEYS: usize = 2048;
+    let mut wanted: Vec<Vec<u8>> = txs
+        .par_iter()
+        .flat_map_iter(|bytes| {
+            let tx = SignedTx::decode(bytes).ok();
+            let signer = tx.as_ref().map(|tx| keys::account(&tx.tx.signer));
+            let recipient = tx.and_then(|tx| match tx.tx.action {
+                agora_contract::Action::Transfer { to, .. } => Some(keys::account(&to)),
+                _ => None,
+            });
+            signer.into_iter().chain(recipient)
+        })
+        .collect();
+    wanted.par_sort_unstable();
+    wanted.dedup();
+    let values: Vec<Vec<Option<Vec<u8>>>> = wanted
+        .par_chunks(BATCH_KEYS)
+        .map(|chunk| store.state_multi_get(chunk))
+        .collect::<Result<_, _>>()?;
+    Ok(wanted
+        .into_iter()
+        .zip(values.into_iter().flatten())
+        .collect())
+}
+
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
 fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
     use rayon::prelude::*;
@@ -575,7 +630,11 @@ impl Application for AgoraApp {
         let txs: Vec<Vec<u8>> = block.txs.iter().map(|tx| tx.to_vec()).collect();
         let hashes: Vec<Hash> = txs.iter().map(|tx| sha256(&[tx])).collect();
         let verified = self.shared.take_verified(&hashes);
-        let outcome = apply_block_with(&self.shared.store.view(), &ctx, &txs, &verified)?;
+        let view = PrefetchedView {
+            base: self.shared.store.view(),
+            values: prefetch_accounts(&self.shared.store, &txs)?,
+        };
+        let outcome = apply_block_with(&view, &ctx, &txs, &verified)?;
         Ok(self.stage(
             (
                 block.height,

@@ -218,6 +218,15 @@ impl Store {
         self.get(CF_STATE, key)
     }
 
+    /// Current values of many state keys, read as one batch (`keys` sorted ascending).
+    pub fn state_multi_get(&self, keys: &[Vec<u8>]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        self.db
+            .batched_multi_get_cf(self.cf(CF_STATE), keys.iter(), true)
+            .into_iter()
+            .map(|value| Ok(value?.map(|slice| slice.to_vec())))
+            .collect()
+    }
+
     /// Every current state entry in key order (used to rebuild the tree at start).
     pub fn state_entries(&self) -> impl Iterator<Item = StoreResult<RawEntry>> + '_ {
         self.db

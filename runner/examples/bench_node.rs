@@ -6,6 +6,10 @@
 //!    (`POST /v1/txs/batch`), for each funded-account count, against that ceiling;
 //! 3. submit-to-commit latency at half the measured throughput (paced small requests; commit
 //!    instants from `Node::committed`, each tx mapped to its height by `Store::tx_location`);
+//!    2 and 3 again for the escrow mix on the same node: half transfers, half escrow steps
+//!    (`CreateEscrow`, `FundEscrow`, `MarkCompleted`, `Approve`), each step sent by the client
+//!    once it sees the step before committed (`GET /health`, `GET /v1/blocks/{h}`), as a real
+//!    client of another signer's escrow must;
 //! 4. the state-root update (`StateTree::commit`) for a block touching 10 000 keys of 10^6;
 //! 5. state proof sizes and verification time, and a header signature check;
 //! 6. devnet ready time, restart time with the largest state (in a fresh child process, this
@@ -18,12 +22,14 @@
 //! parts of restart and genesis-init time.
 //!
 //! Run: `cargo run --release -p agora-runner --example bench_node -- [--accounts 10000,1000000]
-//! [--txs M] [--quick] [--tiny] [--instant] [--latency-secs S]`
+//! [--txs M] [--quick] [--tiny] [--instant] [--latency-secs S] [--mix transfers,escrow]`
 //! (`--quick`: 10^4 and 10^5 accounts, fewer transactions; `--tiny`: a smoke run for debug
-//! builds; `--instant`: instant block mode instead of 500 ms intervals). Other processes
-//! using the CPU make every figure low; the CPU report flags it.
+//! builds; `--instant`: instant block mode instead of 500 ms intervals; `--mix` picks the
+//! end-to-end loads, both by default: `--mix transfers` is the transfer load alone, `--mix
+//! escrow` the escrow mix alone). Other processes using the CPU make every figure low; the
+//! CPU report flags it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -33,10 +39,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use agora_contract::block::TxStatus;
 use agora_contract::commit::{StateProof, StateTree};
 use agora_contract::header::{Header, HEADER_VERSION};
-use agora_contract::ids::{sha256, AccountId, Hash};
+use agora_contract::ids::{sha256, AccountId, Hash, Uuid};
 use agora_contract::sig;
 use agora_contract::tx::{account_of, UnsignedTx};
-use agora_contract::{Action, Amount, Label};
+use agora_contract::{Action, Amount, BoundedVec, CreateEscrow, Decision, EscrowKind, Label};
 use agora_runner::genesis::{devnet_genesis, devnet_sequencer_key, Allocation, GenesisDoc};
 use agora_runner::metrics::Metrics;
 use agora_runner::node::{BlockMode, Node, NodeConfig};
@@ -72,6 +78,9 @@ struct Scale {
     proofs: usize,
     ready_runs: usize,
     instant: bool,
+    /// End-to-end loads to run: transfers alone, the escrow mix.
+    transfer_load: bool,
+    escrow_mix: bool,
 }
 
 impl Scale {
@@ -100,6 +109,8 @@ impl Scale {
                 proofs: 1_000,
                 ready_runs: 2,
                 instant: false,
+                transfer_load: true,
+                escrow_mix: true,
             }
         } else if has("--quick") {
             Scale {
@@ -118,6 +129,8 @@ impl Scale {
                 proofs: 10_000,
                 ready_runs: 3,
                 instant: false,
+                transfer_load: true,
+                escrow_mix: true,
             }
         } else {
             Scale {
@@ -136,6 +149,8 @@ impl Scale {
                 proofs: 10_000,
                 ready_runs: 3,
                 instant: false,
+                transfer_load: true,
+                escrow_mix: true,
             }
         };
         if let Some(list) = value("--accounts") {
@@ -155,6 +170,15 @@ impl Scale {
             scale.latency_secs = secs.parse().expect("--latency-secs takes a number");
         }
         scale.instant = has("--instant");
+        if let Some(loads) = value("--mix") {
+            let loads: Vec<&str> = loads.split(',').map(str::trim).collect();
+            scale.transfer_load = loads.contains(&"transfers");
+            scale.escrow_mix = loads.contains(&"escrow");
+            assert!(
+                scale.transfer_load || scale.escrow_mix,
+                "--mix takes transfers, escrow or transfers,escrow"
+            );
+        }
         scale
     }
 
@@ -1575,6 +1599,927 @@ fn latency_phase(
     }
 }
 
+/// 2 and 3 with transfers alone: throughput, then latency at half of it, then the nonce check.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+fn transfer_load(
+    rt: &Runtimes,
+    scale: &Scale,
+    node: &Arc<Node>,
+    address: SocketAddr,
+    accounts: &Accounts,
+    txs: &Arc<Vec<Vec<u8>>>,
+    ceiling: f64,
+    summary: &mut Summary,
+) {
+    let count = accounts.ids.len();
+    let label = fmt_count(count);
+    let senders = accounts.keys.len();
+    // 2. Throughput.
+    let throughput = throughput_phase(rt, scale, node, address, txs.clone());
+    let ratio = throughput.tx_per_s / ceiling;
+    println!(
+        "  ratio to the batch-verify ceiling ({ceiling:.0} sig/s): {:.1}%",
+        ratio * 100.0
+    );
+    summary.add(
+        format!("{label} accounts: END-TO-END committed tx/s"),
+        format!(
+            "{:.0} tx/s = {:.1}% of ceiling (CPU: {})",
+            throughput.tx_per_s,
+            ratio * 100.0,
+            throughput.cpu
+        ),
+    );
+
+    // 3. Latency at half the throughput.
+    let rate = (throughput.tx_per_s / 2.0).max(1.0);
+    let latency_count = ((rate * scale.latency_secs) as usize).max(1);
+    let started = Instant::now();
+    let latency_txs = sign_transfers(accounts, scale.txs..scale.txs + latency_count);
+    println!(
+        "\n  latency at half throughput: pre-signed {latency_count} more in {:.1} s (not timed)",
+        started.elapsed().as_secs_f64()
+    );
+    let latency = latency_phase(rt, scale, node, address, latency_txs, rate);
+    let bound = match scale.mode() {
+        BlockMode::Interval { block_time_ms } => block_time_ms as f64 + 50.0,
+        _ => 50.0,
+    };
+    println!(
+        "  block interval {}; p99 {:.1} ms vs block interval + 50 ms = {bound:.0} ms: {}",
+        scale.mode_text(),
+        latency.p99,
+        if latency.p99 <= bound {
+            "within"
+        } else {
+            "ABOVE"
+        }
+    );
+    summary.add(
+        format!(
+            "{label} accounts: latency p50 / p99 at {:.0} tx/s",
+            latency.rate
+        ),
+        format!(
+            "{:.0} / {:.0} ms (interval + 50 ms = {bound:.0} ms; blocks took {:.0} ms)",
+            latency.p50, latency.p99, latency.block_ms
+        ),
+    );
+
+    // Every sender's nonce moved by exactly its planned transactions (sampled).
+    let total = scale.txs + latency_count;
+    let step = (senders / 2_000).max(1);
+    let mut checked = 0usize;
+    let mut wrong = 0usize;
+    for sender in (0..senders).step_by(step) {
+        checked += 1;
+        if node.app.committed_nonce(&accounts.ids[sender]) != expected_nonce(sender, senders, total)
+        {
+            wrong += 1;
+        }
+    }
+    println!("  nonce check: {wrong} of {checked} sampled senders differ from the plan");
+}
+
+// ------------------------------------------------------------------------------------------
+// 2 and 3 with escrow actions: the escrow mix
+
+/// What a transaction of the escrow mix does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Transfer,
+    CreateEscrow,
+    FundEscrow,
+    MarkCompleted,
+    Approve,
+}
+
+impl Step {
+    const ALL: [Step; 5] = [
+        Step::Transfer,
+        Step::CreateEscrow,
+        Step::FundEscrow,
+        Step::MarkCompleted,
+        Step::Approve,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Transfer => "Transfer",
+            Step::CreateEscrow => "CreateEscrow",
+            Step::FundEscrow => "FundEscrow",
+            Step::MarkCompleted => "MarkCompleted",
+            Step::Approve => "Approve",
+        }
+    }
+}
+
+/// A signed load in which some transactions wait for another signer's transaction to commit.
+struct MixPlan {
+    txs: Vec<Vec<u8>>,
+    steps: Vec<Step>,
+    /// `then[i]`: the transactions sent once `i` is seen committed.
+    then: Vec<Vec<usize>>,
+    /// Whether `i` waits for another transaction (the inverse of `then`).
+    waits: Vec<bool>,
+    /// (CreateEscrow, Approve) of each escrow.
+    escrows: Vec<(usize, usize)>,
+}
+
+/// One planned transaction before signing.
+struct MixItem {
+    signer: usize,
+    nonce: u64,
+    action: Action,
+    step: Step,
+    after: Option<usize>,
+}
+
+/// Signs escrow-mix plans over the benchmark's senders. Half of each plan is transfers by the
+/// transfer senders (1 unit to a pseudo-random account); the other half is escrows of four
+/// steps between a requester and its own provider: `CreateEscrow` (Single kind, not funded)
+/// and `FundEscrow` by the requester, `MarkCompleted` by the provider once the funding is
+/// committed, `Approve Release` by the requester once the completion is committed. Sender
+/// keys 0..R are requesters, R..2R their providers, 2R.. transfer senders; nonces continue
+/// from the committed ones, consecutive per signer.
+///
+/// A requester with several escrows in one plan either opens them all at once (`chained`
+/// false: every creation and funding is sent at the start and the approvals take the nonces
+/// after them, for the throughput run) or one after another (`chained`: the next escrow's
+/// creation and funding are sent with the previous approval and take the nonces after it,
+/// for the paced run, so that no transaction waits in the pool behind a later one's nonce).
+struct MixPlanner<'a> {
+    accounts: &'a Accounts,
+    chain_id: Label,
+    requesters: usize,
+    transfer_senders: usize,
+    nonces: Vec<u64>,
+    escrows_planned: u64,
+    transfers_planned: u64,
+    deadline_ms: u64,
+}
+
+impl<'a> MixPlanner<'a> {
+    /// Roles sized for a plan of `plan_txs`; `nonces` are the senders' committed nonces.
+    fn new(accounts: &'a Accounts, plan_txs: usize, nonces: Vec<u64>) -> MixPlanner<'a> {
+        let senders = accounts.keys.len();
+        let escrows = plan_txs / 8;
+        let requesters = escrows.min(senders / 4).max(1);
+        let transfer_senders = (plan_txs - 4 * escrows)
+            .min(senders.saturating_sub(2 * requesters))
+            .max(1);
+        MixPlanner {
+            accounts,
+            chain_id: Label::new(CHAIN_ID).expect("valid chain id"),
+            requesters,
+            transfer_senders,
+            nonces,
+            escrows_planned: 0,
+            transfers_planned: 0,
+            deadline_ms: now_ms() + 24 * 3_600_000,
+        }
+    }
+
+    fn item(&mut self, signer: usize, action: Action, step: Step, after: Option<usize>) -> MixItem {
+        let nonce = self.nonces[signer];
+        self.nonces[signer] += 1;
+        MixItem {
+            signer,
+            nonce,
+            action,
+            step,
+            after,
+        }
+    }
+
+    fn escrow_id(&mut self) -> Uuid {
+        self.escrows_planned += 1;
+        let digest = sha256(&[b"bench-escrow", &self.escrows_planned.to_be_bytes()]);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        // An RFC 4122 version-4 id: outside the space reserved for chain-derived ids.
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Uuid::from_bytes(bytes)
+    }
+
+    /// The next `total` transactions: transfers (senders in turn) and escrows (requesters in
+    /// turn) interleaved in proportion.
+    #[allow(clippy::too_many_lines)]
+    fn plan(&mut self, total: usize, chained: bool) -> MixPlan {
+        let escrows = total / 8;
+        let transfers = total - 4 * escrows;
+        let (requesters, senders) = (self.requesters, self.transfer_senders);
+        let count = self.accounts.ids.len();
+        let mut items: Vec<MixItem> = Vec::with_capacity(total);
+        let mut pending: Vec<(usize, usize, usize, Uuid)> = Vec::with_capacity(escrows);
+        let mut escrow_pairs = Vec::with_capacity(escrows);
+        // Chained: each requester's last MarkCompleted, which releases its next escrow.
+        let mut last_completion: Vec<Option<usize>> = vec![None; requesters];
+        let (mut planned_transfers, mut planned_escrows) = (0, 0);
+        while planned_transfers < transfers || planned_escrows < escrows {
+            // Interleaved in proportion (four transfers per escrow when half are transfers),
+            // so that every stretch of the load has the mix of the whole.
+            let transfer_next = planned_escrows == escrows
+                || (planned_transfers < transfers
+                    && planned_transfers * escrows <= planned_escrows * transfers);
+            if transfer_next {
+                let sender = 2 * requesters + planned_transfers % senders;
+                self.transfers_planned += 1;
+                let mut to = (splitmix(self.transfers_planned ^ 0x7AB5) % count as u64) as usize;
+                if to == sender {
+                    to = (to + 1) % count;
+                }
+                let action = Action::Transfer {
+                    to: self.accounts.ids[to],
+                    amount: Amount(1),
+                };
+                let item = self.item(sender, action, Step::Transfer, None);
+                items.push(item);
+                planned_transfers += 1;
+                continue;
+            }
+            let requester = planned_escrows % requesters;
+            let provider = requesters + requester;
+            let id = self.escrow_id();
+            let create = Action::CreateEscrow(CreateEscrow {
+                id,
+                provider: self.accounts.ids[provider],
+                amount: Amount(10),
+                kind: EscrowKind::Single,
+                arbitrators: BoundedVec::empty(),
+                deadline_ms: self.deadline_ms,
+                dispute_window_ms: None,
+                job_ref: sha256(&[id.as_bytes()]),
+                fund: false,
+            });
+            let created = items.len();
+            let opened_after = if chained {
+                last_completion[requester]
+            } else {
+                None
+            };
+            let item = self.item(requester, create, Step::CreateEscrow, opened_after);
+            items.push(item);
+            let item = self.item(
+                requester,
+                Action::FundEscrow { id },
+                Step::FundEscrow,
+                opened_after,
+            );
+            items.push(item);
+            let complete = Action::MarkCompleted {
+                id,
+                result_hash: sha256(&[b"result", id.as_bytes()]),
+            };
+            let completed = items.len();
+            let item = self.item(provider, complete, Step::MarkCompleted, Some(created + 1));
+            items.push(item);
+            if chained {
+                let approve = Action::Approve {
+                    id,
+                    decision: Decision::Release,
+                };
+                escrow_pairs.push((created, items.len()));
+                let item = self.item(requester, approve, Step::Approve, Some(completed));
+                items.push(item);
+                last_completion[requester] = Some(completed);
+            } else {
+                pending.push((requester, created, completed, id));
+            }
+            planned_escrows += 1;
+        }
+        // Not chained: the approvals take each requester's nonces after all its creations
+        // and fundings.
+        for (requester, created, completed, id) in pending {
+            let approve = Action::Approve {
+                id,
+                decision: Decision::Release,
+            };
+            escrow_pairs.push((created, items.len()));
+            let item = self.item(requester, approve, Step::Approve, Some(completed));
+            items.push(item);
+        }
+        let mut then = vec![Vec::new(); items.len()];
+        for (index, item) in items.iter().enumerate() {
+            if let Some(before) = item.after {
+                then[before].push(index);
+            }
+        }
+        let steps = items.iter().map(|item| item.step).collect();
+        let waits = items.iter().map(|item| item.after.is_some()).collect();
+        let keys = &self.accounts.keys;
+        let ids = &self.accounts.ids;
+        let chain_id = &self.chain_id;
+        let txs = items
+            .into_par_iter()
+            .map(|item| {
+                UnsignedTx {
+                    chain_id: chain_id.clone(),
+                    signer: ids[item.signer],
+                    nonce: item.nonce,
+                    valid_until_height: None,
+                    action: item.action,
+                }
+                .sign(&keys[item.signer])
+                .to_bytes()
+            })
+            .collect();
+        MixPlan {
+            txs,
+            steps,
+            then,
+            waits,
+            escrows: escrow_pairs,
+        }
+    }
+}
+
+/// The mix client's shared state.
+struct MixFlow {
+    metrics: Arc<Metrics>,
+    base: u64,
+    window: i64,
+    /// Paced runs send at most `rate × elapsed` txs; unpaced runs keep at most `window`
+    /// pending instead.
+    pace: Option<(Instant, f64)>,
+    total: usize,
+    give_up_at: Instant,
+    queue: Mutex<MixQueue>,
+    accepted: AtomicUsize,
+    /// Rejected at admission, or waiting for a rejected transaction.
+    failed: AtomicUsize,
+    retried: AtomicUsize,
+    requests: AtomicUsize,
+    /// When the request that admitted each transaction was sent.
+    submitted: Mutex<Vec<Option<Instant>>>,
+    errors: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+struct MixQueue {
+    /// Released by a commit, or to re-send after PoolFull: sent first.
+    released: VecDeque<usize>,
+    /// Ready from the start, in plan order.
+    initial: VecDeque<usize>,
+    /// Sent and not rejected (paced budget).
+    sent: usize,
+    /// Sent and not rejected, before subtracting commits (unpaced window).
+    outstanding: i64,
+}
+
+impl MixFlow {
+    fn decided(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst) + self.failed.load(Ordering::SeqCst)
+    }
+
+    fn note_error(&self, error: String) {
+        let mut errors = self.errors.lock().expect("errors");
+        if errors.len() < 5 {
+            errors.push(error);
+        }
+    }
+
+    /// Takes up to `batch` transactions the budget allows.
+    fn take(&self, batch: usize) -> Vec<usize> {
+        let mut queue = self.queue.lock().expect("queue");
+        let free = match self.pace {
+            Some((start, rate)) => {
+                ((start.elapsed().as_secs_f64() * rate) as usize).saturating_sub(queue.sent)
+            }
+            None => {
+                let done = committed(&self.metrics).saturating_sub(self.base) as i64;
+                (self.window - (queue.outstanding - done)).max(0) as usize
+            }
+        };
+        let mut job = Vec::with_capacity(free.min(batch));
+        while job.len() < free.min(batch) {
+            let Some(index) = queue
+                .released
+                .pop_front()
+                .or_else(|| queue.initial.pop_front())
+            else {
+                break;
+            };
+            job.push(index);
+        }
+        queue.sent += job.len();
+        queue.outstanding += job.len() as i64;
+        job
+    }
+
+    /// Gives back the budget of transactions that were not admitted; `retry` are sent again.
+    fn give_back(&self, retry: Vec<usize>, rejected: usize) {
+        let mut queue = self.queue.lock().expect("queue");
+        queue.sent -= retry.len() + rejected;
+        queue.outstanding -= (retry.len() + rejected) as i64;
+        queue.released.extend(retry);
+    }
+
+    /// Counts `index` and every transaction waiting on it, directly or not, as failed.
+    fn fail_chain(&self, plan: &MixPlan, index: usize) {
+        let mut count = 0;
+        let mut stack = vec![index];
+        while let Some(at) = stack.pop() {
+            count += 1;
+            stack.extend(&plan.then[at]);
+        }
+        self.failed.fetch_add(count, Ordering::SeqCst);
+    }
+}
+
+async fn mix_client(
+    client: reqwest::Client,
+    url: String,
+    batch: usize,
+    plan: Arc<MixPlan>,
+    flow: Arc<MixFlow>,
+) {
+    let idle = Duration::from_millis(if flow.pace.is_some() { 10 } else { 2 });
+    while flow.decided() < flow.total && Instant::now() < flow.give_up_at {
+        let job = flow.take(batch);
+        if job.is_empty() {
+            tokio::time::sleep(idle).await;
+            continue;
+        }
+        let body = batch_body(&plan.txs, job.iter().copied());
+        flow.requests.fetch_add(1, Ordering::Relaxed);
+        let at = Instant::now();
+        let answer = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+        let parsed = match answer {
+            Ok(answer) if answer.status().is_success() => answer
+                .json::<BatchAnswer>()
+                .await
+                .map_err(|error| error.to_string()),
+            Ok(answer) => Err(format!("HTTP {}", answer.status())),
+            Err(error) => Err(error.to_string()),
+        };
+        match parsed {
+            Ok(parsed) if parsed.results.len() == job.len() => {
+                let mut retry = Vec::new();
+                let mut rejected = Vec::new();
+                let mut admitted = Vec::new();
+                for (item, index) in parsed.results.iter().zip(&job) {
+                    if item.status != "rejected" {
+                        admitted.push(*index);
+                        continue;
+                    }
+                    match &item.error {
+                        Some(error) if error.code == 600 || error.code == 601 => retry.push(*index),
+                        other => {
+                            rejected.push(*index);
+                            flow.note_error(format!(
+                                "{} {index} rejected: {}",
+                                plan.steps[*index].name(),
+                                other.as_ref().map_or("?", |error| error.name.as_str())
+                            ));
+                        }
+                    }
+                }
+                {
+                    let mut submitted = flow.submitted.lock().expect("submitted");
+                    for index in &admitted {
+                        submitted[*index] = Some(at);
+                    }
+                }
+                flow.accepted.fetch_add(admitted.len(), Ordering::SeqCst);
+                flow.retried.fetch_add(retry.len(), Ordering::Relaxed);
+                flow.give_back(retry, rejected.len());
+                for index in rejected {
+                    flow.fail_chain(&plan, index);
+                }
+            }
+            other => {
+                let error = match other {
+                    Ok(parsed) => format!("{} results for {} txs", parsed.results.len(), job.len()),
+                    Err(error) => error,
+                };
+                flow.note_error(format!("batch failed: {error}"));
+                flow.give_back(Vec::new(), job.len());
+                for index in job {
+                    flow.fail_chain(&plan, index);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct HealthAnswer {
+    height: u64,
+}
+
+#[derive(Deserialize)]
+struct BlockAnswer {
+    tx_hashes: Vec<String>,
+}
+
+/// The client's view of commits: polls `GET /health` for the height and reads each new block
+/// with `GET /v1/blocks/{height}`; a committed transaction releases the one waiting for it.
+async fn follow_commits(
+    client: reqwest::Client,
+    base_url: String,
+    plan: Arc<MixPlan>,
+    index: Arc<HashMap<Hash, usize>>,
+    flow: Arc<MixFlow>,
+    mut seen: u64,
+) {
+    while !flow.stop.load(Ordering::SeqCst) {
+        let height = match client.get(format!("{base_url}/health")).send().await {
+            Ok(answer) => answer
+                .json::<HealthAnswer>()
+                .await
+                .map_or(seen, |health| health.height),
+            Err(_) => seen,
+        };
+        while seen < height {
+            let url = format!("{base_url}/v1/blocks/{}", seen + 1);
+            let Ok(answer) = client.get(&url).send().await else {
+                break;
+            };
+            let Ok(block) = answer.json::<BlockAnswer>().await else {
+                break;
+            };
+            let released: Vec<usize> = block
+                .tx_hashes
+                .iter()
+                .filter_map(|text| {
+                    let hash: Hash = hex::decode(text).ok()?.try_into().ok()?;
+                    index.get(&hash)
+                })
+                .flat_map(|at| plan.then[*at].iter().copied())
+                .collect();
+            if !released.is_empty() {
+                flow.queue.lock().expect("queue").released.extend(released);
+            }
+            seen += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+struct MixOutcome {
+    tx_per_s: f64,
+    p50: f64,
+    p99: f64,
+    escrow_p50: f64,
+    escrow_p99: f64,
+    failed_receipts: usize,
+    /// Mean time to produce a block during the phase.
+    block_ms: f64,
+    cpu: String,
+}
+
+/// Sends `plan` over `POST /v1/txs/batch` from `scale.clients` concurrent clients, each
+/// waiting transaction once the one it waits for is seen committed; unpaced (throughput,
+/// at most the pool's headroom pending) or paced at `rate` tx/s (latency).
+#[allow(clippy::too_many_lines)]
+fn mix_phase(
+    rt: &Runtimes,
+    scale: &Scale,
+    node: &Arc<Node>,
+    address: SocketAddr,
+    plan: MixPlan,
+    rate: Option<f64>,
+) -> MixOutcome {
+    let total = plan.txs.len();
+    let hashes: Vec<Hash> = plan.txs.par_iter().map(|tx| sha256(&[tx])).collect();
+    let index: Arc<HashMap<Hash, usize>> = Arc::new(
+        hashes
+            .iter()
+            .enumerate()
+            .map(|(at, hash)| (*hash, at))
+            .collect(),
+    );
+    let initial: VecDeque<usize> = (0..total).filter(|at| !plan.waits[*at]).collect();
+    let window = (node.config.mempool.max_txs as f64 * POOL_HEADROOM) as i64;
+    let batch = match rate {
+        Some(rate) => ((rate / 100.0).ceil() as usize).clamp(1, scale.batch),
+        None => scale.batch,
+    };
+    match rate {
+        Some(rate) => println!(
+            "  paced load: {total} txs at {rate:.0} tx/s, POST /v1/txs/batch of up to {batch} \
+             txs as the pace allows (clients wake every 10 ms, {} clients); {} ready from the \
+             start, the rest once the step before is seen committed",
+            scale.clients,
+            initial.len()
+        ),
+        None => println!(
+            "  load: {total} pre-signed txs, POST /v1/txs/batch of up to {batch} from {} \
+             concurrent clients, <= {window} txs pending; {} sent at once, {} when the step \
+             before is seen committed (GET /health + GET /v1/blocks/{{h}} every 5 ms)",
+            scale.clients,
+            initial.len(),
+            total - initial.len()
+        ),
+    }
+    let flow = Arc::new(MixFlow {
+        metrics: node.metrics.clone(),
+        base: committed(&node.metrics),
+        window,
+        pace: rate.map(|rate| (Instant::now(), rate)),
+        total,
+        give_up_at: Instant::now() + Duration::from_secs(600),
+        queue: Mutex::new(MixQueue {
+            released: VecDeque::new(),
+            initial,
+            sent: 0,
+            outstanding: 0,
+        }),
+        accepted: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        retried: AtomicUsize::new(0),
+        requests: AtomicUsize::new(0),
+        submitted: Mutex::new(vec![None; total]),
+        errors: Mutex::new(Vec::new()),
+        stop: AtomicBool::new(false),
+    });
+    let plan = Arc::new(plan);
+    let height0 = node.height();
+    let (blocks0, apply0, total0) = block_metrics(&node.metrics);
+    let recorder = Recorder::start(node.committed.clone());
+    let client = http_client();
+    let base_url = format!("http://{address}");
+    let url = format!("{base_url}/v1/txs/batch");
+    let cpu = thread_cpu();
+    let started = Instant::now();
+    rt.client.block_on(async {
+        let follower = tokio::spawn(follow_commits(
+            client.clone(),
+            base_url.clone(),
+            plan.clone(),
+            index.clone(),
+            flow.clone(),
+            height0,
+        ));
+        let tasks: Vec<_> = (0..scale.clients)
+            .map(|_| {
+                tokio::spawn(mix_client(
+                    client.clone(),
+                    url.clone(),
+                    batch,
+                    plan.clone(),
+                    flow.clone(),
+                ))
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        flow.stop.store(true, Ordering::SeqCst);
+        let _ = follower.await;
+    });
+    let submitted_at = started.elapsed();
+    let accepted = flow.accepted.load(Ordering::SeqCst);
+    let all_in = wait_committed(
+        &node.metrics,
+        flow.base + accepted as u64,
+        Duration::from_secs(120),
+    );
+    let waited = started.elapsed();
+    let cpu_after = thread_cpu();
+    std::thread::sleep(Duration::from_millis(30));
+    let times = recorder.finish();
+    let height1 = node.height();
+    let (blocks1, apply1, total1) = block_metrics(&node.metrics);
+
+    // Blocks of the phase: where the last accepted tx landed, and every receipt by step.
+    let mut cumulative = 0u64;
+    let mut last_height = height1;
+    let mut by_step: BTreeMap<Step, (usize, usize)> = BTreeMap::new();
+    let mut failure_names: BTreeMap<String, usize> = BTreeMap::new();
+    for height in height0 + 1..=height1 {
+        let Ok(Some(block)) = node.store.block(height) else {
+            continue;
+        };
+        let receipts = node.store.receipts(height).unwrap_or_default();
+        for receipt in &receipts {
+            let step = index.get(&receipt.tx_hash).map(|at| plan.steps[*at]);
+            let entry = by_step.entry(step.unwrap_or(Step::Transfer)).or_default();
+            match &receipt.status {
+                TxStatus::Success => entry.0 += 1,
+                TxStatus::Failed(error) => {
+                    entry.1 += 1;
+                    *failure_names.entry(error.name().to_string()).or_default() += 1;
+                }
+            }
+        }
+        if cumulative < accepted as u64 {
+            cumulative += u64::from(block.header.header.tx_count);
+            if cumulative >= accepted as u64 {
+                last_height = height;
+            }
+        }
+    }
+    let end = commit_instant(&times, last_height);
+    let elapsed = end.map_or(waited, |end| end.duration_since(started));
+    let tx_per_s = accepted as f64 / elapsed.as_secs_f64();
+
+    // Submit-to-commit latency of every admitted tx, and create-to-release per escrow.
+    let submitted = flow.submitted.lock().expect("submitted").clone();
+    let commit_at = |at: usize| {
+        let location = node.store.tx_location(&hashes[at]).ok().flatten()?;
+        commit_instant(&times, location.height)
+    };
+    let mut latencies = Vec::with_capacity(accepted);
+    let mut latencies_by_step: BTreeMap<Step, Vec<f64>> = BTreeMap::new();
+    for (at, sent) in submitted.iter().enumerate() {
+        let (Some(sent), Some(done)) = (sent, commit_at(at)) else {
+            continue;
+        };
+        let ms = done.duration_since(*sent).as_secs_f64() * 1e3;
+        latencies.push(ms);
+        latencies_by_step
+            .entry(plan.steps[at])
+            .or_default()
+            .push(ms);
+    }
+    let mut escrow_ms: Vec<f64> = plan
+        .escrows
+        .iter()
+        .filter_map(|(created, approved)| {
+            let sent = submitted[*created]?;
+            Some(commit_at(*approved)?.duration_since(sent).as_secs_f64() * 1e3)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    escrow_ms.sort_by(f64::total_cmp);
+    let p50 = percentile(&latencies, 50.0);
+    let p99 = percentile(&latencies, 99.0);
+    let escrow_p50 = percentile(&escrow_ms, 50.0);
+    let escrow_p99 = percentile(&escrow_ms, 99.0);
+    let failed_receipts: usize = by_step.values().map(|(_, failed)| failed).sum();
+
+    println!(
+        "  all sent after {:.2} s (accepted {accepted}, rejected or left waiting {}, re-sent after \
+         PoolFull {}, requests {})",
+        submitted_at.as_secs_f64(),
+        flow.failed.load(Ordering::SeqCst),
+        flow.retried.load(Ordering::Relaxed),
+        flow.requests.load(Ordering::Relaxed)
+    );
+    for error in flow.errors.lock().expect("errors").iter() {
+        println!("    error: {error}");
+    }
+    if !all_in || flow.decided() < total {
+        println!(
+            "  WARNING: {} of {total} txs decided, all accepted committed: {all_in}",
+            flow.decided()
+        );
+    }
+    println!(
+        "  receipts by step (ok/failed): {}{}",
+        Step::ALL
+            .iter()
+            .filter_map(|step| {
+                let (ok, failed) = by_step.get(step)?;
+                Some(format!("{} {ok}/{failed}", step.name()))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        if failure_names.is_empty() {
+            String::new()
+        } else {
+            format!(" (failures: {failure_names:?})")
+        }
+    );
+    let blocks = blocks1 - blocks0;
+    let block_ms = (total1 - total0) / blocks * 1e3;
+    if rate.is_none() {
+        println!(
+            "  last tx committed at height {last_height}, {:.2} s after the first submit",
+            elapsed.as_secs_f64()
+        );
+        println!("  => {tx_per_s:.0} committed tx/s end to end (escrow mix)");
+    }
+    println!(
+        "  submit-to-commit latency (each tx from its own request{}): p50 {p50:.1} ms, p99 \
+         {p99:.1} ms; by step p50: {}",
+        if rate.is_none() {
+            "; under full load: includes the wait behind the backlog and, for approvals, behind \
+             the requester's later escrows"
+        } else {
+            ""
+        },
+        latencies_by_step
+            .iter_mut()
+            .map(|(step, values)| format!("{} {:.0} ms", step.name(), median(values)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  escrow create-to-release (CreateEscrow sent to Approve committed, {} escrows): p50 \
+         {escrow_p50:.0} ms, p99 {escrow_p99:.0} ms",
+        escrow_ms.len()
+    );
+    println!(
+        "  sequencer per block (node metrics over {blocks:.0} blocks): select+execute+tree {:.1} ms, \
+         total {block_ms:.1} ms",
+        (apply1 - apply0) / blocks * 1e3,
+    );
+    let cpu = cpu_report(&cpu, &cpu_after, waited.as_secs_f64());
+    MixOutcome {
+        tx_per_s,
+        p50,
+        p99,
+        escrow_p50,
+        escrow_p99,
+        failed_receipts,
+        block_ms,
+        cpu,
+    }
+}
+
+/// The escrow mix on a node already loaded by the transfer phases: a throughput run, then a
+/// paced run at half the measured rate.
+#[allow(clippy::too_many_arguments)]
+fn escrow_mix(
+    rt: &Runtimes,
+    scale: &Scale,
+    node: &Arc<Node>,
+    address: SocketAddr,
+    accounts: &Accounts,
+    ceiling: f64,
+    label: &str,
+    summary: &mut Summary,
+) {
+    println!(
+        "\n  -- escrow mix: half transfers, half escrow steps (CreateEscrow + FundEscrow by the \
+         requester, MarkCompleted by the provider once the funding is seen committed, Approve \
+         Release by the requester once the completion is seen committed), block mode {}",
+        scale.mode_text()
+    );
+    let started = Instant::now();
+    let nonces: Vec<u64> = accounts
+        .ids
+        .iter()
+        .take(accounts.keys.len())
+        .map(|id| node.app.committed_nonce(id))
+        .collect();
+    let mut planner = MixPlanner::new(accounts, scale.txs, nonces);
+    let plan = planner.plan(scale.txs, false);
+    println!(
+        "  pre-signed {} txs in {:.1} s (not timed): {} transfers from {} senders, {} escrows \
+         between {} requester/provider pairs",
+        plan.txs.len(),
+        started.elapsed().as_secs_f64(),
+        plan.steps
+            .iter()
+            .filter(|step| **step == Step::Transfer)
+            .count(),
+        planner.transfer_senders,
+        plan.escrows.len(),
+        planner.requesters
+    );
+    let throughput = mix_phase(rt, scale, node, address, plan, None);
+    let ratio = throughput.tx_per_s / ceiling;
+    println!(
+        "  ratio to the batch-verify ceiling ({ceiling:.0} sig/s): {:.1}%",
+        ratio * 100.0
+    );
+    summary.add(
+        format!("{label} accounts: END-TO-END escrow mix tx/s"),
+        format!(
+            "{:.0} tx/s = {:.1}% of ceiling (50% transfers, 50% escrow steps; {} failed \
+             receipts; CPU: {})",
+            throughput.tx_per_s,
+            ratio * 100.0,
+            throughput.failed_receipts,
+            throughput.cpu
+        ),
+    );
+
+    let rate = (throughput.tx_per_s / 2.0).max(1.0);
+    let count = ((rate * scale.latency_secs) as usize).max(8);
+    let started = Instant::now();
+    let plan = planner.plan(count, true);
+    println!(
+        "\n  escrow mix latency at half throughput: pre-signed {} more in {:.1} s (not timed)",
+        plan.txs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let latency = mix_phase(rt, scale, node, address, plan, Some(rate));
+    summary.add(
+        format!("{label} accounts: escrow mix latency p50 / p99 at {rate:.0} tx/s"),
+        format!(
+            "{:.0} / {:.0} ms per tx (blocks took {:.0} ms); escrow create-to-release p50 / p99 \
+             {:.0} / {:.0} ms; {} failed receipts",
+            latency.p50,
+            latency.p99,
+            latency.block_ms,
+            latency.escrow_p50,
+            latency.escrow_p99,
+            latency.failed_receipts
+        ),
+    );
+}
+
 #[allow(clippy::too_many_lines)]
 fn end_to_end(
     rt: &Runtimes,
@@ -1626,71 +2571,30 @@ fn end_to_end(
         format!("{genesis_s:.2} s"),
     );
 
-    // 2. Throughput.
-    let throughput = throughput_phase(rt, scale, &node, server.address, txs.clone());
-    let ratio = throughput.tx_per_s / ceiling;
-    println!(
-        "  ratio to the batch-verify ceiling ({ceiling:.0} sig/s): {:.1}%",
-        ratio * 100.0
-    );
-    summary.add(
-        format!("{label} accounts: END-TO-END committed tx/s"),
-        format!(
-            "{:.0} tx/s = {:.1}% of ceiling (CPU: {})",
-            throughput.tx_per_s,
-            ratio * 100.0,
-            throughput.cpu
-        ),
-    );
-
-    // 3. Latency at half the throughput.
-    let rate = (throughput.tx_per_s / 2.0).max(1.0);
-    let latency_count = ((rate * scale.latency_secs) as usize).max(1);
-    let started = Instant::now();
-    let latency_txs = sign_transfers(&accounts, scale.txs..scale.txs + latency_count);
-    println!(
-        "\n  latency at half throughput: pre-signed {latency_count} more in {:.1} s (not timed)",
-        started.elapsed().as_secs_f64()
-    );
-    let latency = latency_phase(rt, scale, &node, server.address, latency_txs, rate);
-    let bound = match scale.mode() {
-        BlockMode::Interval { block_time_ms } => block_time_ms as f64 + 50.0,
-        _ => 50.0,
-    };
-    println!(
-        "  block interval {}; p99 {:.1} ms vs block interval + 50 ms = {bound:.0} ms: {}",
-        scale.mode_text(),
-        latency.p99,
-        if latency.p99 <= bound {
-            "within"
-        } else {
-            "ABOVE"
-        }
-    );
-    summary.add(
-        format!(
-            "{label} accounts: latency p50 / p99 at {:.0} tx/s",
-            latency.rate
-        ),
-        format!(
-            "{:.0} / {:.0} ms (interval + 50 ms = {bound:.0} ms; blocks took {:.0} ms)",
-            latency.p50, latency.p99, latency.block_ms
-        ),
-    );
-
-    // Every sender's nonce moved by exactly its planned transactions (sampled).
-    let total = scale.txs + latency_count;
-    let step = (senders / 2_000).max(1);
-    let mut checked = 0usize;
-    let mut wrong = 0usize;
-    for sender in (0..senders).step_by(step) {
-        checked += 1;
-        if node.app.committed_nonce(&accounts.ids[sender]) != expected_nonce(sender, senders, total)
-        {
-            wrong += 1;
-        }
+    if scale.transfer_load {
+        transfer_load(
+            rt,
+            scale,
+            &node,
+            server.address,
+            &accounts,
+            &txs,
+            ceiling,
+            summary,
+        );
     }
-    println!("  nonce check: {wrong} of {checked} sampled senders differ from the plan");
+    if scale.escrow_mix {
+        escrow_mix(
+            rt,
+            scale,
+            &node,
+            server.address,
+            &accounts,
+            ceiling,
+            &label,
+            summary,
+        );
+    }
     let after_memory = memory();
     println!("  after the load: {}", memory_text());
     let client_mib =
@@ -2165,6 +3069,17 @@ fn main() {
             scale.clients
         ),
     );
+    if scale.escrow_mix {
+        summary.add(
+            "escrow mix submission",
+            format!(
+                "POST /v1/txs/batch (up to {} txs per request, {} clients); MarkCompleted and \
+                 Approve sent once the client sees the step before committed (GET /health, GET \
+                 /v1/blocks/{{h}})",
+                scale.batch, scale.clients
+            ),
+        );
+    }
     summary.print();
     println!("total bench time {:.0} s", begun.elapsed().as_secs_f64());
 }

@@ -27,12 +27,17 @@
 //! Other processes using the CPU or the disk make every figure high; the run prints the load
 //! average before and after.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use agora_runner::app::commit_parallel;
+use common::{fmt_count, median, now_ms, percentile, splitmix, Summary};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use agora_contract::block::{apply_block_with, apply_tx_with, init_chain, Genesis, TxStatus};
-use agora_contract::commit::{list_root, merkle_root, StateTree};
+use agora_contract::commit::{list_root, StateTree};
 use agora_contract::header::{hook_events_hash, Header, SignedHeader, HEADER_VERSION};
 use agora_contract::ids::{sha256, AccountId, Hash, Uuid};
 use agora_contract::market::privacy::Privacy;
@@ -141,47 +146,6 @@ impl Scale {
     }
 }
 
-/// Rows of the final table.
-#[derive(Default)]
-struct Summary {
-    rows: Vec<(String, String)>,
-}
-
-impl Summary {
-    fn add(&mut self, what: impl Into<String>, value: impl Into<String>) {
-        self.rows.push((what.into(), value.into()));
-    }
-
-    fn print(&self) {
-        let width = self
-            .rows
-            .iter()
-            .map(|(what, _)| what.len())
-            .max()
-            .unwrap_or(0);
-        println!();
-        println!("================================ SUMMARY ================================");
-        for (what, value) in &self.rows {
-            println!("{what:<width$}  {value}");
-        }
-        println!("=========================================================================");
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// Signing key `i`: seed sha256("components" ‖ i as u64 BE).
 fn bench_key(i: usize) -> SigningKey {
     SigningKey::from_bytes(&sha256(&[b"components", &(i as u64).to_be_bytes()]))
@@ -190,29 +154,6 @@ fn bench_key(i: usize) -> SigningKey {
 /// An account that only receives (no key is derived for it: far cheaper at 10^6).
 fn passive_account(i: usize) -> AccountId {
     AccountId(sha256(&[b"components-passive", &(i as u64).to_be_bytes()]))
-}
-
-fn percentile(sorted: &[f64], pct: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    percentile(values, 50.0)
-}
-
-fn fmt_count(n: usize) -> String {
-    let text = n.to_string();
-    let zeros = text.len() - 1;
-    if zeros >= 4 && text.starts_with('1') && text[1..].bytes().all(|digit| digit == b'0') {
-        format!("10^{zeros}")
-    } else {
-        text
-    }
 }
 
 fn load_average() -> String {
@@ -1061,17 +1002,6 @@ fn tree_value(i: u64, version: u64) -> Vec<u8> {
     let mut value = sha256(&[b"tree-value", &i.to_be_bytes(), &version.to_be_bytes()]).to_vec();
     value.extend_from_slice(&version.to_be_bytes());
     value
-}
-
-/// The runner's `commit_parallel`: the dirty buckets' roots on every core.
-fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
-    tree.commit_with(|leaf_lists| {
-        leaf_lists
-            .par_iter()
-            .with_min_len(64)
-            .map(|leaves| merkle_root(leaves))
-            .collect()
-    })
 }
 
 /// `touched` distinct indices below `size`: a stride permutation from a per-run offset.

@@ -29,12 +29,16 @@
 //! escrow` the escrow mix alone). Other processes using the CPU make every figure low; the
 //! CPU report flags it.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{fmt_count, median, now_ms, percentile, splitmix, Summary};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use agora_contract::block::TxStatus;
 use agora_contract::commit::{StateProof, StateTree};
@@ -199,49 +203,8 @@ impl Scale {
     }
 }
 
-/// Rows of the final table.
-#[derive(Default)]
-struct Summary {
-    rows: Vec<(String, String)>,
-}
-
-impl Summary {
-    fn add(&mut self, what: impl Into<String>, value: impl Into<String>) {
-        self.rows.push((what.into(), value.into()));
-    }
-
-    fn print(&self) {
-        let width = self
-            .rows
-            .iter()
-            .map(|(what, _)| what.len())
-            .max()
-            .unwrap_or(0);
-        println!();
-        println!("================================ SUMMARY ================================");
-        for (what, value) in &self.rows {
-            println!("{what:<width$}  {value}");
-        }
-        println!("=========================================================================");
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // Small helpers
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// Benchmark account `i`'s key: seed sha256("bench" ‖ i as u64 BE).
 fn bench_key(i: u64) -> SigningKey {
@@ -265,29 +228,6 @@ fn memory() -> (f64, f64) {
 fn memory_text() -> String {
     let (rss, hwm) = memory();
     format!("VmRSS {rss:.0} MiB, VmHWM {hwm:.0} MiB")
-}
-
-fn percentile(sorted: &[f64], pct: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    percentile(values, 50.0)
-}
-
-fn fmt_count(n: usize) -> String {
-    let text = n.to_string();
-    let zeros = text.len() - 1;
-    if zeros >= 4 && text.starts_with('1') && text[1..].bytes().all(|digit| digit == b'0') {
-        format!("10^{zeros}")
-    } else {
-        text
-    }
 }
 
 /// A value of the node's Prometheus text (histogram sums and counts).

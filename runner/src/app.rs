@@ -374,7 +374,7 @@ fn prefetch_accounts(
 }
 
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
-fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
+pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
     use rayon::prelude::*;
     tree.commit_with(|leaf_lists| {
         leaf_lists

@@ -28,6 +28,16 @@ fn x25519_secret(key: &Keypair) -> SecretKey {
 
 /// Encrypts `payload` so that only `recipient` can read it.
 pub fn seal(recipient: &AccountId, payload: &[u8]) -> Result<BoundedVec<u8, MAX_CIPHERTEXT_BYTES>> {
+    seal_with(&mut rand_core::OsRng, recipient, payload)
+}
+
+/// [`seal`] with the ephemeral key drawn from `rng` (a seeded generator makes ciphertexts
+/// reproducible, as the simulation needs; use [`seal`] for real secrets).
+pub fn seal_with(
+    rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
+    recipient: &AccountId,
+    payload: &[u8],
+) -> Result<BoundedVec<u8, MAX_CIPHERTEXT_BYTES>> {
     if payload.len() > MAX_PAYLOAD_BYTES as usize {
         return Err(Error::Payload(format!(
             "payload is {} bytes, more than {MAX_PAYLOAD_BYTES}",
@@ -35,7 +45,7 @@ pub fn seal(recipient: &AccountId, payload: &[u8]) -> Result<BoundedVec<u8, MAX_
         )));
     }
     let sealed = x25519_public(recipient)?
-        .seal(&mut rand_core::OsRng, payload)
+        .seal(rng, payload)
         .map_err(|_| Error::Payload("encryption failed".into()))?;
     BoundedVec::new(sealed).map_err(|_| Error::Payload("ciphertext too large".into()))
 }
@@ -55,6 +65,15 @@ pub fn commitment(payload: &[u8]) -> Hash {
 /// `Privacy::Private` for `payload` encrypted to each provider (sorted and distinct as
 /// the contract requires).
 pub fn private_for(providers: &[AccountId], payload: &[u8]) -> Result<Privacy> {
+    private_for_with(&mut rand_core::OsRng, providers, payload)
+}
+
+/// [`private_for`] with the ephemeral keys drawn from `rng` (see [`seal_with`]).
+pub fn private_for_with(
+    rng: &mut (impl rand_core::RngCore + rand_core::CryptoRng),
+    providers: &[AccountId],
+    payload: &[u8],
+) -> Result<Privacy> {
     let mut sorted = providers.to_vec();
     sorted.sort();
     sorted.dedup();
@@ -63,7 +82,7 @@ pub fn private_for(providers: &[AccountId], payload: &[u8]) -> Result<Privacy> {
         .map(|provider| {
             Ok(Sealed {
                 provider: *provider,
-                ciphertext: seal(provider, payload)?,
+                ciphertext: seal_with(rng, provider, payload)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -31,7 +31,7 @@
 mod common;
 
 use agora_runner::app::commit_parallel;
-use common::{fmt_count, median, now_ms, percentile, splitmix, Summary};
+use common::{dir_size, fmt_count, median, now_ms, percentile, splitmix, Summary};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1587,7 +1587,7 @@ fn store_blocks_and_proofs(scale: &Scale, summary: &mut Summary) {
             format!("prove_at {prove:.1} us, verify_value {verify:.1} us, {size:.0} B"),
         );
     }
-    let disk: u64 = walk_size(dir.path());
+    let disk: u64 = dir_size(dir.path());
     println!(
         "  store on disk: {:.0} MiB; VmRSS {:.0} MiB",
         disk as f64 / (1 << 20) as f64,
@@ -1742,21 +1742,6 @@ fn node_path(scale: &Scale, senders: &[SigningKey], summary: &mut Summary) {
          batches, apply_block_with over the store, the tree update; commit = header checks, \
          Store::commit_block (synced), caches; header signing (header_for) not timed"
     );
-}
-
-fn walk_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => walk_size(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 // ------------------------------------------------------------------------------------------

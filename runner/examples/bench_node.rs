@@ -32,7 +32,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{fmt_count, median, now_ms, percentile, splitmix, Summary};
+use common::{dir_size, fmt_count, median, now_ms, percentile, splitmix, Summary};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -2619,22 +2619,6 @@ fn end_to_end(
     }
     drop(accounts);
     drop(dir);
-}
-
-/// Bytes under `path`.
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
-                    Ok(meta) => meta.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {

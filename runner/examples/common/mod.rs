@@ -1,5 +1,6 @@
 //! Helpers shared by the runner's benchmark programs (`bench_node`, `bench_components`):
-//! the summary table, percentiles, number formatting, time and a small mixing function.
+//! the summary table, percentiles, number formatting, time, a small mixing function and
+//! directory sizes.
 //! Included with `#[path = "common/mod.rs"] mod common;`; not every program uses every one.
 
 #![allow(dead_code)]
@@ -73,4 +74,20 @@ pub fn fmt_count(n: usize) -> String {
     } else {
         text
     }
+}
+
+/// Bytes under `path`, counted recursively (0 for what cannot be read).
+pub fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => dir_size(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

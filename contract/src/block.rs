@@ -151,6 +151,36 @@ pub fn apply_block_with(
     txs: &[Vec<u8>],
     verified: &[bool],
 ) -> Result<BlockOutcome, BlockError> {
+    let opened = begin_block(view, ctx)?;
+    let mut block = Changes::with_writes(view, opened.writes);
+    let receipts = txs
+        .iter()
+        .enumerate()
+        .map(|(index, bytes)| {
+            let checked = verified.get(index).copied().unwrap_or(false);
+            apply_tx_with(&mut block, ctx, bytes, checked)
+        })
+        .collect();
+    Ok(BlockOutcome {
+        hook_events: opened.hook_events,
+        receipts,
+        writes: block.into_parts().0,
+    })
+}
+
+/// The start of a block, before its transactions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedBlock {
+    /// The new chain head and the timeout hook's writes.
+    pub writes: WriteSet,
+    pub hook_events: Vec<Event>,
+}
+
+/// The first step of [`apply_block_with`]: checks the block's height, time and chain
+/// against the chain head, records the new head and runs the timeout hook. A driver that
+/// executes a block in steps continues with [`Changes::with_writes`] over the returned
+/// writes and [`apply_tx_with`] per transaction; the result equals [`apply_block_with`]'s.
+pub fn begin_block(view: &dyn StateView, ctx: &BlockCtx) -> Result<OpenedBlock, BlockError> {
     let head = load::<ChainHead>(view, &keys::chain_head())
         .map_err(BlockError::Hook)?
         .unwrap_or_default();
@@ -183,18 +213,9 @@ pub fn apply_block_with(
         },
     );
     let hook_events = run_timeouts(&mut block, ctx).map_err(BlockError::Hook)?;
-    let receipts = txs
-        .iter()
-        .enumerate()
-        .map(|(index, bytes)| {
-            let checked = verified.get(index).copied().unwrap_or(false);
-            apply_tx_with(&mut block, ctx, bytes, checked)
-        })
-        .collect();
-    Ok(BlockOutcome {
-        hook_events,
-        receipts,
+    Ok(OpenedBlock {
         writes: block.into_parts().0,
+        hook_events,
     })
 }
 

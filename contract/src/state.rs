@@ -251,9 +251,15 @@ pub struct Changes<'a> {
 
 impl<'a> Changes<'a> {
     pub fn new(base: &'a dyn StateView) -> Self {
+        Self::with_writes(base, WriteSet::new())
+    }
+
+    /// A buffer over `base` that already holds `writes`: resumes one that was taken apart
+    /// with [`Changes::into_parts`] (a block executed in several steps).
+    pub fn with_writes(base: &'a dyn StateView, writes: WriteSet) -> Self {
         Changes {
             base,
-            writes: WriteSet::new(),
+            writes,
             events: Vec::new(),
         }
     }

@@ -7,11 +7,16 @@
 //! `Store`. `finalize_block` executes and stages; `commit` writes the staged block in one
 //! synced batch. Re-running `finalize_block` for the same height (say after a failed
 //! commit) first rolls the staged tree changes back, so it is idempotent.
+//!
+//! A proposer may also execute the block it is building as transactions arrive
+//! (optimistic execution): `begin_block`, then `deliver_txs` any number of times, then
+//! `end_block` stages exactly what `finalize_block` would for the same transactions, so
+//! only the roots, header and synced write remain when the block is sealed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use agora_contract::block::{apply_block_with, init_chain, BlockError, Genesis, Receipt};
+use agora_contract::block::{apply_tx_with, begin_block, init_chain, BlockError, Genesis, Receipt};
 use agora_contract::bounded::Label;
 use agora_contract::commit::{
     list_root, merkle_root, value_hash, PreparedLeaf, StateProof, StateTree,
@@ -20,7 +25,7 @@ use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
 use agora_contract::header::SignedHeader;
 use agora_contract::ids::{sha256, AccountId, Hash};
-use agora_contract::state::WriteSet;
+use agora_contract::state::{Changes, WriteSet};
 use agora_contract::tx::{SignedTx, MAX_TX_BYTES};
 use agora_contract::TxError;
 use agora_contract::{sig, wallet};
@@ -88,6 +93,8 @@ pub enum AppError {
     AlreadyInitialised,
     #[error("chain is not initialised")]
     NotInitialised,
+    #[error("no block is open")]
+    NothingOpen,
     #[error("nothing staged for height {0}")]
     NothingStaged(u64),
     #[error("header does not match the staged block: {0}")]
@@ -112,6 +119,19 @@ pub trait Application {
     fn prepare_proposal(&self, candidates: Vec<CheckedTx>, max_bytes: usize) -> Vec<CheckedTx>;
     /// Executes a decided block against committed state and stages the result.
     fn finalize_block(&mut self, block: &ProposedBlock) -> Result<FinalizedBlock, AppError>;
+    /// Opens a block for optimistic execution (drops a block already open): records the
+    /// new chain head and runs the block's hooks at its time.
+    fn begin_block(
+        &mut self,
+        height: u64,
+        time_ms: u64,
+        proposer: AccountId,
+    ) -> Result<(), AppError>;
+    /// Executes transactions in the open block, after those delivered before; returns
+    /// their receipts.
+    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<Vec<Receipt>, AppError>;
+    /// Closes the open block and stages it, as `finalize_block` of the same transactions.
+    fn end_block(&mut self) -> Result<FinalizedBlock, AppError>;
     /// Writes the staged block with its signed header in one atomic, synced batch.
     fn commit(&mut self, header: SignedHeader) -> Result<(), AppError>;
     /// A state value at a height, with its proof when asked.
@@ -126,6 +146,21 @@ pub struct QueryResult {
     pub proof: Option<StateProof>,
     pub header: SignedHeader,
 }
+
+/// A block being executed in steps: its context, writes, receipts and transactions so
+/// far, and the value hashes the tree held before the block for each key it wrote (the
+/// tree's leaves follow the block's writes as they happen).
+struct OpenBlock {
+    ctx: BlockCtx,
+    writes: WriteSet,
+    hook_events: Vec<Event>,
+    receipts: Vec<Receipt>,
+    txs: Vec<Vec<u8>>,
+    rollback: HashMap<Vec<u8>, Option<Hash>>,
+}
+
+/// Smallest write set worth hashing on every core.
+const PARALLEL_HASH_MIN_KEYS: usize = 256;
 
 /// What a staged block needs at commit time.
 struct Staged {
@@ -432,6 +467,7 @@ fn account_nonces(writes: &WriteSet) -> impl Iterator<Item = (AccountId, Option<
 pub struct AgoraApp {
     shared: Arc<AppShared>,
     tree: StateTree,
+    open: Option<OpenBlock>,
     staged: Option<Staged>,
     last_header_hash: Hash,
     last_height: Option<u64>,
@@ -453,6 +489,7 @@ impl AgoraApp {
                 keys: Mutex::new(HashMap::new()),
             }),
             tree: StateTree::new(),
+            open: None,
             staged: None,
             last_header_hash: [0; 32],
             last_height: None,
@@ -504,48 +541,104 @@ impl AgoraApp {
         }
     }
 
-    fn stage(
-        &mut self,
-        finalized_base: (u64, u64, Vec<Receipt>, Vec<Event>),
-        txs: Vec<Vec<u8>>,
-        writes: WriteSet,
-    ) -> FinalizedBlock {
-        let (height, time_ms, receipts, hook_events) = finalized_base;
-        let rollback: Vec<(Vec<u8>, Option<Hash>)> = writes
-            .keys()
-            .map(|key| (key.clone(), self.tree.value_hash_of(key)))
-            .collect();
-        for (key, value) in &writes {
-            self.tree.set(key, value.as_deref());
+    /// Sets the tree's leaves to `writes`, remembering for `open` each key's value hash
+    /// from before the block.
+    fn write_tree(
+        tree: &mut StateTree,
+        rollback: &mut HashMap<Vec<u8>, Option<Hash>>,
+        writes: &WriteSet,
+    ) {
+        use rayon::prelude::*;
+        for key in writes.keys() {
+            if !rollback.contains_key(key) {
+                rollback.insert(key.clone(), tree.value_hash_of(key));
+            }
         }
+        let prepare = |(key, value): (&Vec<u8>, &Option<Vec<u8>>)| {
+            value
+                .as_deref()
+                .map(|value| PreparedLeaf::new(key, value_hash(value)))
+        };
+        let leaves: Vec<Option<PreparedLeaf>> = if writes.len() >= PARALLEL_HASH_MIN_KEYS {
+            let entries: Vec<_> = writes.iter().collect();
+            entries.into_par_iter().map(prepare).collect()
+        } else {
+            writes.iter().map(prepare).collect()
+        };
+        for (key, leaf) in writes.keys().zip(leaves) {
+            match leaf {
+                Some(leaf) => tree.set_prepared(key, leaf),
+                None => tree.set_hashed(key, None),
+            }
+        }
+    }
+
+    /// Opens a block whose first writes are `writes` (the head and hooks, or genesis).
+    fn open_with(&mut self, ctx: BlockCtx, writes: WriteSet, hook_events: Vec<Event>) {
+        let mut rollback = HashMap::new();
+        Self::write_tree(&mut self.tree, &mut rollback, &writes);
+        self.open = Some(OpenBlock {
+            ctx,
+            writes,
+            hook_events,
+            receipts: Vec::new(),
+            txs: Vec::new(),
+            rollback,
+        });
+    }
+
+    /// Drops the open block, if any, and puts the tree's leaves back. Its buckets stay
+    /// dirty; the next commit recomputes them to the same roots.
+    pub fn abandon_block(&mut self) {
+        if let Some(open) = self.open.take() {
+            for (key, hash) in open.rollback {
+                self.tree.set_hashed(&key, hash);
+            }
+        }
+    }
+
+    /// Height of the open block, if one is open.
+    pub fn open_height(&self) -> Option<u64> {
+        self.open.as_ref().map(|open| open.ctx.height)
+    }
+
+    /// Stages the open block: roots of its lists and the state tree.
+    fn stage_open(&mut self) -> Result<FinalizedBlock, AppError> {
+        let open = self.open.take().ok_or(AppError::NothingOpen)?;
         let (state_root, nodes) = commit_parallel(&mut self.tree);
-        let tx_hashes: Vec<Hash> = receipts.iter().map(|receipt| receipt.tx_hash).collect();
-        let encoded: Vec<Vec<u8>> = receipts
+        let tx_hashes: Vec<Hash> = open
+            .receipts
+            .iter()
+            .map(|receipt| receipt.tx_hash)
+            .collect();
+        let encoded: Vec<Vec<u8>> = open
+            .receipts
             .iter()
             .map(|receipt| borsh::to_vec(receipt).unwrap_or_default())
             .collect();
         let finalized = FinalizedBlock {
-            height,
-            time_ms,
+            height: open.ctx.height,
+            time_ms: open.ctx.time_ms,
             tx_root: list_root(&tx_hashes),
             receipts_root: list_root(&encoded),
-            hook_events_hash: agora_contract::header::hook_events_hash(&hook_events),
+            hook_events_hash: agora_contract::header::hook_events_hash(&open.hook_events),
             state_root,
-            receipts,
-            hook_events,
+            receipts: open.receipts,
+            hook_events: open.hook_events,
         };
         self.staged = Some(Staged {
             finalized: finalized.clone(),
-            txs,
-            writes,
+            txs: open.txs,
+            writes: open.writes,
             nodes,
-            rollback,
+            rollback: open.rollback.into_iter().collect(),
         });
-        finalized
+        Ok(finalized)
     }
 
     /// Undoes every block above `height` (devnet revert). The mempool is the caller's.
     pub fn revert_to(&mut self, height: u64) -> Result<(), AppError> {
+        self.abandon_block();
         self.rollback_staged();
         let restored = self.shared.store.revert_to(height)?;
         self.shared.nonces.clear();
@@ -592,13 +685,17 @@ impl Application for AgoraApp {
                 "genesis chain id differs from the node's".into(),
             ));
         }
+        self.abandon_block();
         self.rollback_staged();
         let writes = init_chain(genesis).map_err(|error| AppError::Genesis(error.to_string()))?;
-        Ok(self.stage(
-            (0, genesis.genesis_time_ms, Vec::new(), Vec::new()),
-            Vec::new(),
-            writes,
-        ))
+        let ctx = BlockCtx {
+            chain_id: self.shared.chain_id.clone(),
+            height: 0,
+            time_ms: genesis.genesis_time_ms,
+            proposer: AccountId([0; 32]),
+        };
+        self.open_with(ctx, writes, Vec::new());
+        self.stage_open()
     }
 
     fn check_tx(&self, bytes: &[u8], next_height: u64) -> Result<CheckedTx, TxError> {
@@ -617,34 +714,60 @@ impl Application for AgoraApp {
     }
 
     fn finalize_block(&mut self, block: &ProposedBlock) -> Result<FinalizedBlock, AppError> {
+        self.begin_block(block.height, block.time_ms, block.proposer)?;
+        self.deliver_txs(&block.txs)?;
+        self.end_block()
+    }
+
+    fn begin_block(
+        &mut self,
+        height: u64,
+        time_ms: u64,
+        proposer: AccountId,
+    ) -> Result<(), AppError> {
+        self.abandon_block();
         self.rollback_staged();
         if self.last_height.is_none() {
             return Err(AppError::NotInitialised);
         }
         let ctx = BlockCtx {
             chain_id: self.shared.chain_id.clone(),
-            height: block.height,
-            time_ms: block.time_ms,
-            proposer: block.proposer,
+            height,
+            time_ms,
+            proposer,
         };
-        let txs: Vec<Vec<u8>> = block.txs.iter().map(|tx| tx.to_vec()).collect();
+        let opened = begin_block(&self.shared.store.view(), &ctx)?;
+        self.open_with(ctx, opened.writes, opened.hook_events);
+        Ok(())
+    }
+
+    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<Vec<Receipt>, AppError> {
+        let open = self.open.as_mut().ok_or(AppError::NothingOpen)?;
+        let txs: Vec<Vec<u8>> = txs.iter().map(|tx| tx.to_vec()).collect();
         let hashes: Vec<Hash> = txs.iter().map(|tx| sha256(&[tx])).collect();
         let verified = self.shared.take_verified(&hashes);
         let view = PrefetchedView {
             base: self.shared.store.view(),
             values: prefetch_accounts(&self.shared.store, &txs)?,
         };
-        let outcome = apply_block_with(&view, &ctx, &txs, &verified)?;
-        Ok(self.stage(
-            (
-                block.height,
-                block.time_ms,
-                outcome.receipts,
-                outcome.hook_events,
-            ),
-            txs,
-            outcome.writes,
-        ))
+        let mut block = Changes::with_writes(&view, std::mem::take(&mut open.writes));
+        let mut step = Changes::new(&block);
+        let receipts: Vec<Receipt> = txs
+            .iter()
+            .zip(&verified)
+            .map(|(bytes, checked)| apply_tx_with(&mut step, &open.ctx, bytes, *checked))
+            .collect();
+        let (step_writes, _) = step.into_parts();
+        Self::write_tree(&mut self.tree, &mut open.rollback, &step_writes);
+        block.absorb(step_writes);
+        open.writes = block.into_parts().0;
+        open.receipts.extend(receipts.iter().cloned());
+        open.txs.extend(txs);
+        Ok(receipts)
+    }
+
+    fn end_block(&mut self) -> Result<FinalizedBlock, AppError> {
+        self.stage_open()
     }
 
     fn commit(&mut self, header: SignedHeader) -> Result<(), AppError> {

@@ -15,8 +15,13 @@
 //!
 //! A sender is in the pool exactly while it has at least one pending tx: when its queue
 //! empties it leaves the arrival order, and a later tx puts it at the back.
+//!
+//! A block being built takes txs out of the queues with [`Mempool::take`]; they stay in the
+//! pool as *included* (still pending to the API, still counted, still de-duplicated) until
+//! [`Mempool::remove_committed`] drops them, or [`Mempool::release_included`] puts them
+//! back when the block is abandoned.
 
-use std::collections::{btree_map, BTreeMap, BTreeSet, HashMap};
+use std::collections::{btree_map, BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use agora_contract::ids::{AccountId, Hash};
@@ -140,6 +145,12 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (u64, u64)>,
     /// (valid_until_height, hash) of every pending tx that has an expiry height.
     expiry: BTreeSet<(u64, Hash)>,
+    /// Txs taken into the block being built, by hash, with the order they were taken in.
+    included: HashMap<Hash, (u64, PendingTx)>,
+    included_seq_next: u64,
+    /// (signer, nonce) of every included tx, so no other tx claims the nonce meanwhile.
+    included_slots: HashSet<(AccountId, u64)>,
+    /// Counts queued and included txs alike.
     tx_count: usize,
     byte_count: usize,
 }
@@ -172,6 +183,9 @@ impl Mempool {
             arrival_seq_next: 0,
             by_hash: HashMap::new(),
             expiry: BTreeSet::new(),
+            included: HashMap::new(),
+            included_seq_next: 0,
+            included_slots: HashSet::new(),
             tx_count: 0,
             byte_count: 0,
         }
@@ -193,7 +207,12 @@ impl Mempool {
         next_height: u64,
     ) -> Result<(), MempoolError> {
         self.check_insert(&tx, committed_nonce, next_height)?;
+        self.enqueue(tx);
+        Ok(())
+    }
 
+    /// Puts an admitted tx in its sender's queue and every index.
+    fn enqueue(&mut self, tx: PendingTx) {
         let tx_len = tx.bytes.len();
         let arrival_seq = *self.arrival_seq_of.entry(tx.signer).or_insert_with(|| {
             let arrival_seq = self.arrival_seq_next;
@@ -214,7 +233,6 @@ impl Mempool {
         queue.txs_by_nonce.insert(tx.nonce, tx);
         self.tx_count += 1;
         self.byte_count += tx_len;
-        Ok(())
     }
 
     /// The admission checks of [`Mempool::insert`], reading only.
@@ -224,7 +242,7 @@ impl Mempool {
         committed_nonce: u64,
         next_height: u64,
     ) -> Result<(), MempoolError> {
-        if self.by_hash.contains_key(&tx.hash) {
+        if self.contains(&tx.hash) {
             return Err(MempoolError::AlreadyPending);
         }
         if let Some(valid_until_height) = tx.valid_until_height {
@@ -250,7 +268,9 @@ impl Mempool {
             });
         }
         let queue = self.queue_of(&tx.signer);
-        if queue.is_some_and(|queue| queue.txs_by_nonce.contains_key(&tx.nonce)) {
+        if queue.is_some_and(|queue| queue.txs_by_nonce.contains_key(&tx.nonce))
+            || self.included_slots.contains(&(tx.signer, tx.nonce))
+        {
             return Err(MempoolError::NonceTaken { nonce: tx.nonce });
         }
         // Only stale txs (nonces now below `committed_nonce`, awaiting `remove_committed`)
@@ -276,13 +296,21 @@ impl Mempool {
     }
 
     pub fn contains(&self, hash: &Hash) -> bool {
-        self.by_hash.contains_key(hash)
+        self.by_hash.contains_key(hash) || self.included.contains_key(hash)
     }
 
-    /// The pending tx with this hash, if any.
+    /// The pending (queued or included) tx with this hash, if any.
     pub fn get(&self, hash: &Hash) -> Option<&PendingTx> {
+        if let Some((_, tx)) = self.included.get(hash) {
+            return Some(tx);
+        }
         let (arrival_seq, nonce) = self.by_hash.get(hash)?;
         self.queues.get(arrival_seq)?.txs_by_nonce.get(nonce)
+    }
+
+    /// Number of txs taken into the block being built.
+    pub fn included_len(&self) -> usize {
+        self.included.len()
     }
 
     /// Number of pending txs.
@@ -322,6 +350,20 @@ impl Mempool {
         next_height: u64,
         committed_nonce: impl Fn(&AccountId) -> u64,
     ) -> Vec<PendingTx> {
+        self.select_from(max_txs, max_bytes, next_height, |signer| {
+            Some(committed_nonce(signer))
+        })
+    }
+
+    /// [`Mempool::select`] with each sender's next nonce given by `next_nonce`; a sender
+    /// for which it answers `None` contributes nothing.
+    pub fn select_from(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        next_height: u64,
+        next_nonce: impl Fn(&AccountId) -> Option<u64>,
+    ) -> Vec<PendingTx> {
         let mut selected = Vec::with_capacity(max_txs.min(self.tx_count));
         if max_txs == 0 {
             return selected;
@@ -329,12 +371,12 @@ impl Mempool {
         let mut cursors: Vec<SelectCursor<'_>> = self
             .queues
             .values()
-            .map(|queue| {
-                let nonce_next = committed_nonce(&queue.signer);
-                SelectCursor {
+            .filter_map(|queue| {
+                let nonce_next = next_nonce(&queue.signer)?;
+                Some(SelectCursor {
                     nonce_next,
                     txs: queue.txs_by_nonce.range(nonce_next..),
-                }
+                })
             })
             .collect();
         let mut bytes_selected = 0usize;
@@ -364,6 +406,43 @@ impl Mempool {
         selected
     }
 
+    /// Takes txs into the block being built: [`Mempool::select_from`], then moves each
+    /// selected tx from its queue to the included set. Returns them in inclusion order.
+    pub fn take(
+        &mut self,
+        max_txs: usize,
+        max_bytes: usize,
+        next_height: u64,
+        next_nonce: impl Fn(&AccountId) -> Option<u64>,
+    ) -> Vec<PendingTx> {
+        let selected = self.select_from(max_txs, max_bytes, next_height, next_nonce);
+        for tx in &selected {
+            if let Some(taken) = self.remove_by_hash(&tx.hash) {
+                self.tx_count += 1;
+                self.byte_count += taken.bytes.len();
+                self.included_slots.insert((taken.signer, taken.nonce));
+                self.included
+                    .insert(taken.hash, (self.included_seq_next, taken));
+                self.included_seq_next += 1;
+            }
+        }
+        selected
+    }
+
+    /// Puts every included tx back in its queue (the block being built was abandoned), in
+    /// the order they were taken, so the senders keep their relative turn.
+    pub fn release_included(&mut self) {
+        self.included_slots.clear();
+        let mut released: Vec<(u64, PendingTx)> =
+            std::mem::take(&mut self.included).into_values().collect();
+        released.sort_unstable_by_key(|(seq, _)| *seq);
+        for (_, tx) in released {
+            self.tx_count -= 1;
+            self.byte_count -= tx.bytes.len();
+            self.enqueue(tx);
+        }
+    }
+
     /// After a block commits: drop the given hashes (unknown ones are ignored), then for
     /// every sender with pending txs drop nonces below `committed_nonce(sender)` and txs with
     /// valid_until_height < next_height. Returns the number of txs removed.
@@ -378,7 +457,12 @@ impl Mempool {
     ) -> usize {
         let mut removed = 0;
         for hash in included {
-            if self.remove_by_hash(hash).is_some() {
+            if let Some((_, tx)) = self.included.remove(hash) {
+                self.included_slots.remove(&(tx.signer, tx.nonce));
+                self.tx_count -= 1;
+                self.byte_count -= tx.bytes.len();
+                removed += 1;
+            } else if self.remove_by_hash(hash).is_some() {
                 removed += 1;
             }
         }
@@ -456,6 +540,8 @@ impl Mempool {
         self.arrival_seq_of.clear();
         self.by_hash.clear();
         self.expiry.clear();
+        self.included.clear();
+        self.included_slots.clear();
         self.tx_count = 0;
         self.byte_count = 0;
     }
@@ -558,9 +644,19 @@ mod tests {
                 byte_count += tx.bytes.len();
             }
         }
+        let queued = tx_count;
+        for (hash, (_, tx)) in &pool.included {
+            assert_eq!(&tx.hash, hash);
+            assert!(!pool.by_hash.contains_key(hash), "included tx still queued");
+            assert!(pool.included_slots.contains(&(tx.signer, tx.nonce)));
+            tx_count += 1;
+            byte_count += tx.bytes.len();
+        }
+        assert_eq!(pool.included_slots.len(), pool.included.len());
+        assert_eq!(pool.included_len(), pool.included.len());
         assert_eq!(pool.len(), tx_count);
         assert_eq!(pool.bytes(), byte_count);
-        assert_eq!(pool.by_hash.len(), tx_count);
+        assert_eq!(pool.by_hash.len(), queued);
         assert_eq!(pool.expiry.len(), expiring);
         assert_eq!(pool.arrival_seq_of.len(), pool.queues.len());
         assert_eq!(pool.senders(), pool.queues.len());
@@ -1309,5 +1405,100 @@ mod tests {
                 );
             }
         }
+    }
+
+    // --- blocks built in steps -------------------------------------------------------------
+
+    /// The open block's next nonce per sender: taken senders continue after what the block
+    /// holds, others start at 0.
+    fn next_in_block(nonces: &[(u8, Option<u64>)]) -> impl Fn(&AccountId) -> Option<u64> {
+        let nonces: BTreeMap<AccountId, Option<u64>> = nonces
+            .iter()
+            .map(|&(signer, nonce)| (account(signer), nonce))
+            .collect();
+        move |signer| nonces.get(signer).copied().unwrap_or(Some(0))
+    }
+
+    #[test]
+    fn taken_txs_stay_pending_and_are_not_taken_twice() {
+        let mut pool = pool_with(roomy(), [pending(1, 0), pending(1, 1), pending(2, 0)]);
+        let first = pool.take(2, usize::MAX, 1, next_in_block(&[]));
+        assert_eq!(picked(&first), vec![(1, 0), (2, 0)]);
+        check_invariants(&pool);
+        assert_eq!((pool.len(), pool.included_len()), (3, 2));
+        assert!(pool.contains(&pending(1, 0).hash));
+        assert_eq!(pool.get(&pending(2, 0).hash), Some(&pending(2, 0)));
+        // The same bytes again, or another tx for a nonce the block holds, are refused.
+        assert_eq!(
+            pool.insert(pending(1, 0), 0, 1),
+            Err(MempoolError::AlreadyPending)
+        );
+        assert_eq!(
+            pool.insert(with_variant(pending(2, 0), 9), 0, 1),
+            Err(MempoolError::NonceTaken { nonce: 0 })
+        );
+        // The next step continues each sender after the block's nonce.
+        let second = pool.take(
+            10,
+            usize::MAX,
+            1,
+            next_in_block(&[(1, Some(1)), (2, Some(1))]),
+        );
+        assert_eq!(picked(&second), vec![(1, 1)]);
+        check_invariants(&pool);
+        assert!(pool
+            .take(
+                10,
+                usize::MAX,
+                1,
+                next_in_block(&[(1, Some(2)), (2, Some(1))])
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn a_sender_done_for_the_block_contributes_nothing_more() {
+        let mut pool = pool_with(roomy(), [pending(1, 0), pending(1, 1), pending(2, 0)]);
+        let taken = pool.take(10, usize::MAX, 1, next_in_block(&[(1, None)]));
+        assert_eq!(picked(&taken), vec![(2, 0)]);
+        check_invariants(&pool);
+    }
+
+    #[test]
+    fn committing_drops_included_txs_and_releasing_puts_them_back() {
+        let mut pool = pool_with(
+            roomy(),
+            [
+                pending(1, 0),
+                with_expiry(pending(1, 1), 5),
+                pending(2, 0),
+                pending(3, 0),
+            ],
+        );
+        let taken = pool.take(10, usize::MAX, 1, next_in_block(&[]));
+        assert_eq!(picked(&taken), vec![(1, 0), (2, 0), (3, 0), (1, 1)]);
+        // Abandoned: everything is queued again, in the same selection order.
+        pool.release_included();
+        check_invariants(&pool);
+        assert_eq!(pool.included_len(), 0);
+        assert_eq!(
+            picked(&pool.select(10, usize::MAX, 1, committed(&[]))),
+            vec![(1, 0), (2, 0), (3, 0), (1, 1)]
+        );
+        // Taken again and committed: only what is left stays.
+        let taken = pool.take(2, usize::MAX, 1, next_in_block(&[]));
+        let hashes: Vec<Hash> = taken.iter().map(|tx| tx.hash).collect();
+        let removed = pool.remove_committed(&hashes, 2, committed(&[(1, 1), (2, 1)]));
+        assert_eq!(removed, 2);
+        check_invariants(&pool);
+        assert_eq!((pool.len(), pool.included_len()), (2, 0));
+        assert_eq!(
+            picked(&pool.select(10, usize::MAX, 2, committed(&[(1, 1), (2, 1)]))),
+            vec![(1, 1), (3, 0)]
+        );
+        pool.take(10, usize::MAX, 2, next_in_block(&[(1, Some(1))]));
+        pool.clear();
+        check_invariants(&pool);
+        assert!(pool.is_empty());
     }
 }

@@ -82,12 +82,12 @@ impl Metrics {
         );
         registry.register(
             "block_apply_seconds",
-            "Time to select and execute a block",
+            "Time spent selecting and executing a block's transactions, summed over its steps",
             metrics.block_apply_seconds.clone(),
         );
         registry.register(
             "block_total_seconds",
-            "Time to produce a block including the synced commit",
+            "Time to seal a block: the last step, roots, header and the synced commit",
             metrics.block_total_seconds.clone(),
         );
         Metrics {

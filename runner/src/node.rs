@@ -173,17 +173,16 @@ impl Node {
             .build()
             .map_err(|error| NodeError::Io(std::io::Error::other(error)))?;
         let shared = app.shared();
-        let sequencer = Sequencer {
+        let sequencer = Sequencer::new(
             app,
-            key: sequencer_key,
-            mempool: mempool.clone(),
-            config: config.clone(),
-            head: head.clone(),
-            committed: committed_tx,
-            metrics: metrics.clone(),
-            time_offset_ms: 0,
-            snapshots: Vec::new(),
-        };
+            sequencer_key,
+            mempool.clone(),
+            config.clone(),
+            head.clone(),
+            committed_tx,
+            metrics.clone(),
+            0,
+        );
         let handle = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || sequencer.run(commands_rx))?;

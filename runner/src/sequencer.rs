@@ -1,25 +1,50 @@
 //! The single-sequencer driver: one thread that owns the application, decides blocks
 //! (mempool selection, block time), executes and commits them through the application
 //! boundary, signs headers, and serves the devnet commands (mine, advance time,
-//! snapshot, revert). Block time is max(wall clock + dev offset, previous time + 1 ms).
+//! snapshot, revert).
+//!
+//! A block is built in steps: it opens when the first transactions wait (block time is
+//! then max(wall clock + dev offset, previous time + 1 ms)), each step takes what is ready
+//! from the mempool and executes it, and sealing runs a last step, computes the roots,
+//! signs the header and commits. In interval mode steps run every [`STEP_PERIOD`] between
+//! ticks, so at the tick only the seal remains; instant and manual modes open, execute
+//! and seal in one go.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agora_contract::header::{Header, SignedHeader, HEADER_VERSION};
+use agora_contract::ids::AccountId;
 use agora_contract::tx::account_of;
 use ed25519_dalek::SigningKey;
 use tokio::sync::{oneshot, watch};
 
-use crate::app::{AgoraApp, AppError, Application, FinalizedBlock, Info, ProposedBlock};
+use crate::app::{AgoraApp, AppError, Application, FinalizedBlock, Info};
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::node::{BlockMode, NodeConfig};
 
 /// Largest total dev time offset: 100 years.
 pub const MAX_TIME_OFFSET_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// How often, in interval mode, waiting transactions are executed into the open block.
+pub const STEP_PERIOD: Duration = Duration::from_millis(5);
+
+/// Most transactions one step executes, so a step never holds back a tick for long.
+const STEP_MAX_TXS: usize = 2_048;
+
+/// The block being built: its height, the nonce each sender's next tx must carry in it
+/// (`None`: the sender is done for this block), and its size so far.
+struct Building {
+    height: u64,
+    next_nonce: HashMap<AccountId, Option<u64>>,
+    txs: usize,
+    bytes: usize,
+    execute_time: Duration,
+}
 
 /// Requests to the sequencer thread.
 pub enum Command {
@@ -60,9 +85,36 @@ pub struct Sequencer {
     pub time_offset_ms: u64,
     /// Snapshot id i is the height at `snapshots[i]`.
     pub snapshots: Vec<u64>,
+    building: Option<Building>,
 }
 
 impl Sequencer {
+    /// A sequencer over an opened application.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        app: AgoraApp,
+        key: SigningKey,
+        mempool: Arc<Mutex<Mempool>>,
+        config: NodeConfig,
+        head: Arc<AtomicU64>,
+        committed: watch::Sender<u64>,
+        metrics: Arc<Metrics>,
+        time_offset_ms: u64,
+    ) -> Sequencer {
+        Sequencer {
+            app,
+            key,
+            mempool,
+            config,
+            head,
+            committed,
+            metrics,
+            time_offset_ms,
+            snapshots: Vec::new(),
+            building: None,
+        }
+    }
+
     /// The driver loop.
     pub fn run(mut self, commands: Receiver<Command>) {
         let interval = match self.config.mode {
@@ -79,16 +131,26 @@ impl Sequencer {
             } else {
                 match interval {
                     Some(period) => {
-                        let wait = next_tick.saturating_duration_since(Instant::now());
+                        let now = Instant::now();
+                        let wait = next_tick.saturating_duration_since(now).min(STEP_PERIOD);
                         match commands.recv_timeout(wait) {
                             Ok(command) => Some(command),
                             Err(RecvTimeoutError::Timeout) => {
-                                next_tick += period;
                                 let now = Instant::now();
-                                if next_tick < now {
-                                    next_tick = now + period;
+                                let result = if now >= next_tick {
+                                    next_tick += period;
+                                    if next_tick < now {
+                                        next_tick = now + period;
+                                    }
+                                    self.produce_block().map(drop)
+                                } else {
+                                    self.step().map(drop)
+                                };
+                                if let Err(error) = result {
+                                    tracing::error!(%error, "block production failed; stopping");
+                                    return;
                                 }
-                                None
+                                continue;
                             }
                             Err(RecvTimeoutError::Disconnected) => return,
                         }
@@ -100,34 +162,28 @@ impl Sequencer {
                 }
             };
             match command {
-                None => {
-                    if let Err(error) = self.produce_block() {
-                        tracing::error!(%error, "block production failed; stopping");
-                        return;
-                    }
-                }
-                Some(Command::Wake) => {
-                    if self.config.mode == BlockMode::Instant {
-                        // Drain queued wakes: one block takes everything waiting.
-                        // A different command ends the drain and is handled next.
-                        loop {
-                            match commands.try_recv() {
-                                Ok(Command::Wake) => {}
-                                Ok(other) => {
-                                    carried = Some(other);
-                                    break;
-                                }
-                                Err(_) => break,
+                None => {}
+                Some(Command::Wake) if self.config.mode == BlockMode::Instant => {
+                    // Drain queued wakes: one block takes everything waiting.
+                    // A different command ends the drain and is handled next.
+                    loop {
+                        match commands.try_recv() {
+                            Ok(Command::Wake) => {}
+                            Ok(other) => {
+                                carried = Some(other);
+                                break;
                             }
+                            Err(_) => break,
                         }
-                        while self.has_pending() {
-                            if let Err(error) = self.produce_block() {
-                                tracing::error!(%error, "block production failed; stopping");
-                                return;
-                            }
+                    }
+                    while self.has_pending() {
+                        if let Err(error) = self.produce_block() {
+                            tracing::error!(%error, "block production failed; stopping");
+                            return;
                         }
                     }
                 }
+                Some(Command::Wake) => {}
                 Some(Command::Mine { blocks, reply }) => {
                     let mut heights = Vec::new();
                     let mut failure = None;
@@ -157,7 +213,10 @@ impl Sequencer {
                 Some(Command::Revert { id, reply }) => {
                     let _ = reply.send(self.revert(id));
                 }
-                Some(Command::Shutdown) => return,
+                Some(Command::Shutdown) => {
+                    self.abandon_block();
+                    return;
+                }
             }
         }
     }
@@ -194,6 +253,8 @@ impl Sequencer {
                 format!("time may move forward by at most {MAX_TIME_OFFSET_MS} ms in total")
             })?;
         self.time_offset_ms = offset;
+        // A block already open has its time; start it again at the new one.
+        self.abandon_block();
         Ok(self.next_time_ms())
     }
 
@@ -206,32 +267,101 @@ impl Sequencer {
             .max(self.app.info().last_time_ms.saturating_add(1))
     }
 
-    /// Decides, executes, signs and commits one block. Returns its height.
+    /// Opens the next block at the current block time unless one is open.
+    fn open_block(&mut self) -> Result<(), AppError> {
+        if self.building.is_some() {
+            return Ok(());
+        }
+        let height = self.app.info().height.unwrap_or(0).saturating_add(1);
+        let time_ms = self.next_time_ms();
+        self.app
+            .begin_block(height, time_ms, account_of(&self.key))?;
+        self.building = Some(Building {
+            height,
+            next_nonce: HashMap::new(),
+            txs: 0,
+            bytes: 0,
+            execute_time: Duration::ZERO,
+        });
+        Ok(())
+    }
+
+    /// Drops the open block; its transactions go back to the mempool.
+    fn abandon_block(&mut self) {
+        if self.building.take().is_some() {
+            self.app.abandon_block();
+            self.mempool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .release_included();
+        }
+    }
+
+    /// One step of the block being built: opens it if transactions wait, then takes up
+    /// to [`STEP_MAX_TXS`] ready transactions and executes them. Returns how many.
+    fn step(&mut self) -> Result<usize, AppError> {
+        if self.building.is_none() {
+            let waiting = {
+                let mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+                mempool.len() > mempool.included_len()
+            };
+            if !waiting {
+                return Ok(0);
+            }
+            self.open_block()?;
+        }
+        let Some(building) = self.building.as_mut() else {
+            return Ok(0);
+        };
+        let started = Instant::now();
+        let shared = self.app.shared();
+        let max_txs = self
+            .config
+            .max_block_txs
+            .saturating_sub(building.txs)
+            .min(STEP_MAX_TXS);
+        let max_bytes = self.config.max_block_bytes.saturating_sub(building.bytes);
+        let taken = self.mempool.lock().unwrap_or_else(|e| e.into_inner()).take(
+            max_txs,
+            max_bytes,
+            building.height,
+            |account| match building.next_nonce.get(account) {
+                Some(next) => *next,
+                None => Some(shared.committed_nonce(account)),
+            },
+        );
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let txs: Vec<Arc<[u8]>> = taken.iter().map(|tx| tx.bytes.clone()).collect();
+        let receipts = self.app.deliver_txs(&txs)?;
+        for (tx, receipt) in taken.iter().zip(&receipts) {
+            // A tx that did not consume its nonce leaves its sender's later txs unable
+            // to execute in this block.
+            let next = receipt
+                .nonce_consumed
+                .then(|| tx.nonce.checked_add(1))
+                .flatten();
+            building.next_nonce.insert(tx.signer, next);
+            building.txs = building.txs.saturating_add(1);
+            building.bytes = building.bytes.saturating_add(tx.bytes.len());
+        }
+        building.execute_time += started.elapsed();
+        Ok(taken.len())
+    }
+
+    /// Seals one block: opens it if needed, executes what is ready, then signs and
+    /// commits it. Returns its height.
     pub fn produce_block(&mut self) -> Result<u64, AppError> {
         let started = Instant::now();
         let info = self.app.info();
-        let height = info.height.unwrap_or(0).saturating_add(1);
-        let shared = self.app.shared();
-        let candidates = self
-            .mempool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .select(
-                self.config.max_block_txs,
-                self.config.max_block_bytes,
-                height,
-                |account| shared.committed_nonce(account),
-            );
-        let txs: Vec<Arc<[u8]>> = candidates.iter().map(|tx| tx.bytes.clone()).collect();
-        let block = ProposedBlock {
-            height,
-            time_ms: self.next_time_ms(),
-            proposer: account_of(&self.key),
-            txs,
-        };
-        let finalized = self.app.finalize_block(&block)?;
-        let applied = started.elapsed();
-        let header = header_for(&info, &finalized, block.txs.len(), &self.key);
+        self.open_block()?;
+        while self.step()? > 0 {}
+        let building = self.building.take();
+        let execute_time = building.map_or(Duration::ZERO, |b| b.execute_time);
+        let finalized = self.app.end_block()?;
+        let height = finalized.height;
+        let header = header_for(&info, &finalized, finalized.receipts.len(), &self.key);
         self.app.commit(header)?;
         self.head.store(height, Ordering::Release);
         let _ = self.committed.send(height);
@@ -243,6 +373,7 @@ impl Sequencer {
             .iter()
             .map(|receipt| receipt.tx_hash)
             .collect();
+        let shared = self.app.shared();
         self.mempool
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -252,14 +383,14 @@ impl Sequencer {
         self.metrics.record_block(
             height,
             finalized.receipts.len(),
-            applied,
+            execute_time,
             started.elapsed(),
             &self.mempool.lock().unwrap_or_else(|e| e.into_inner()),
         );
         tracing::debug!(
             height,
             txs = finalized.receipts.len(),
-            ms = started.elapsed().as_secs_f64() * 1e3,
+            seal_ms = started.elapsed().as_secs_f64() * 1e3,
             "block committed"
         );
         Ok(height)
@@ -267,6 +398,7 @@ impl Sequencer {
 
     fn revert(&mut self, id: u64) -> Result<u64, String> {
         let index = usize::try_from(id).map_err(|_| format!("no snapshot {id}"))?;
+        self.abandon_block();
         let height = *self
             .snapshots
             .get(index)

@@ -263,10 +263,30 @@ async fn batch_submission_answers_one_result_per_tx_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_clients_with_shuffled_nonces_all_commit_with_exact_balances() {
+    concurrent_clients_commit_exactly(BlockMode::Instant).await;
+}
+
+/// In interval mode blocks are built in steps between ticks (txs execute into the open
+/// block as they arrive); the outcome must be the same, and replay must agree with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clients_commit_exactly_when_blocks_are_built_in_steps() {
+    let node = concurrent_clients_commit_exactly(BlockMode::Interval { block_time_ms: 200 }).await;
+    let head = node.client.height().await;
+    let dir = node.stop().await;
+    let path = dir.path().to_path_buf();
+    let report = tokio::task::spawn_blocking(move || agora_runner::replay::replay(&path))
+        .await
+        .expect("replay task")
+        .expect("replay runs");
+    assert_eq!(report.mismatches, vec![]);
+    assert!(report.head >= head);
+}
+
+async fn concurrent_clients_commit_exactly(mode: BlockMode) -> TestNode {
     const SENDERS: u64 = 8;
     const PER_SENDER: u64 = 50;
     const CLIENTS: usize = 16;
-    let node = TestNode::start(BlockMode::Instant).await;
+    let node = TestNode::start(mode).await;
     let c = &node.client;
 
     // Sender i's nonce n pays 1 + 1000·i + n to a dev account other than i.
@@ -384,6 +404,7 @@ async fn concurrent_clients_with_shuffled_nonces_all_commit_with_exact_balances(
     submitted.sort();
     assert_eq!(in_blocks, submitted);
     assert_eq!(c.get("/v1/status").await.ok()["mempool_txs"], 0);
+    node
 }
 
 // ---- 3. and 4. proofs ----
@@ -1644,4 +1665,50 @@ async fn advancing_time_by_any_amount_leaves_a_chain_that_still_produces_blocks(
     }
     let receipt = submit_and_mine(c, &transfer(1, 0, dev_id(2), 1)).await;
     assert_eq!(receipt["success"], true);
+}
+
+/// Advancing time while an interval block is being built starts that block again at the
+/// new time: its transactions still commit, in a block at least that late, and the
+/// timeout hook runs at the new time (an escrow whose deadline was skipped over refunds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn advancing_time_while_a_block_is_built_rebuilds_it_at_the_new_time() {
+    let node = TestNode::start(BlockMode::Interval { block_time_ms: 400 }).await;
+    let c = &node.client;
+    let (requester, provider) = (2, 3);
+    let created = c
+        .submit_commit(&sign(
+            &dev(requester),
+            0,
+            create_escrow(7, dev_id(provider), 40_000, now_ms() + 3_600_000),
+        ))
+        .await;
+    assert_eq!(created["success"], true, "{created}");
+    let escrow = c.get(&format!("/v1/escrows/{}", escrow_uuid(7))).await.ok();
+    assert_eq!(escrow["status"], "Funded", "{escrow}");
+
+    // Right after a block: the transfer is executed into the next block within a step.
+    let after = c.height().await + 1;
+    c.wait_height(after).await;
+    let hash = c.submit(&transfer(4, 0, dev_id(5), 123)).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let advanced = c
+        .post_json("/v1/dev/time", &json!({ "advance_ms": 7_200_000 }))
+        .await
+        .ok();
+    let promised = advanced["next_block_time_ms"].as_u64().expect("time");
+
+    let receipt = c.wait_committed(&hash).await;
+    assert_eq!(receipt["success"], true, "{receipt}");
+    let height = receipt["height"].as_u64().expect("height");
+    let time = c.block(height).await["header"]["time_ms"]
+        .as_u64()
+        .expect("time");
+    assert!(
+        time >= promised,
+        "block {height} at {time}, promised ≥ {promised}"
+    );
+    let escrow = c.get(&format!("/v1/escrows/{}", escrow_uuid(7))).await.ok();
+    assert_eq!(escrow["status"], "Refunded", "{escrow}");
+    assert_eq!(c.available(&dev_id(5)).await, DEV_BALANCE + 123);
+    assert_eq!(c.nonce(&dev_id(4)).await, 1);
 }

@@ -1183,6 +1183,7 @@ impl Chain {
             self.tree.set(key, value.as_deref());
         }
         let (state_root, nodes) = commit_parallel(&mut self.tree);
+        let pages = agora_runner::store::changed_pages(&nodes, |index| self.tree.node(index));
         let tree = started.elapsed();
         let started = Instant::now();
         let hashes: Vec<Hash> = txs.iter().map(|tx| sha256(&[tx])).collect();
@@ -1213,7 +1214,7 @@ impl Chain {
             block: &block,
             receipts: &outcome.receipts,
             writes: &outcome.writes,
-            nodes: &nodes,
+            pages: &pages,
         };
         let batch_bytes = batch_bytes(&write);
         let started = Instant::now();
@@ -1293,7 +1294,7 @@ fn batch_bytes(write: &BlockWrite<'_>) -> usize {
             key.len() + value + (key.len() + 12) + (value + 1) + key.len() + 4
         })
         .sum();
-    let nodes = write.nodes.len() * (12 + 32);
+    let nodes = write.pages.len() * (10 + 32 * agora_runner::store::PAGE_HASHES);
     let receipts: usize = write
         .receipts
         .iter()

@@ -167,7 +167,7 @@ struct Staged {
     finalized: FinalizedBlock,
     txs: Vec<Vec<u8>>,
     writes: WriteSet,
-    nodes: Vec<(u32, Hash)>,
+    pages: Vec<(u16, Vec<Hash>)>,
     /// Value hashes the tree held before the block, to roll it back.
     rollback: Vec<(Vec<u8>, Option<Hash>)>,
 }
@@ -606,6 +606,7 @@ impl AgoraApp {
     fn stage_open(&mut self) -> Result<FinalizedBlock, AppError> {
         let open = self.open.take().ok_or(AppError::NothingOpen)?;
         let (state_root, nodes) = commit_parallel(&mut self.tree);
+        let pages = crate::store::changed_pages(&nodes, |index| self.tree.node(index));
         let tx_hashes: Vec<Hash> = open
             .receipts
             .iter()
@@ -630,7 +631,7 @@ impl AgoraApp {
             finalized: finalized.clone(),
             txs: open.txs,
             writes: open.writes,
-            nodes,
+            pages,
             rollback: open.rollback.into_iter().collect(),
         });
         Ok(finalized)
@@ -804,7 +805,7 @@ impl Application for AgoraApp {
             block: &stored,
             receipts: &staged.finalized.receipts,
             writes: &staged.writes,
-            nodes: &staged.nodes,
+            pages: &staged.pages,
         };
         if let Err(error) = self.shared.store.commit_block(&write) {
             // Nothing was written; put the tree back so a retry starts clean.

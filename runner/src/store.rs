@@ -8,13 +8,20 @@
 //! | --- | --- | --- |
 //! | `state` | state key | current value |
 //! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
-//! | `nodes` | top-tree heap index u32 ‖ height u64 | node hash written at that height |
+//! | `nodes` | page u16 ‖ height u64 | the page's 256 hashes (8 KiB) as of that height |
 //! | `blocks` | height u64 | borsh [`StoredBlock`] |
 //! | `receipts` | height u64 ‖ tx index u32 | borsh `Receipt` |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
 //! | `undo` | height u64 | borsh list of the keys the block wrote (none for genesis) |
 //! | `escrow_events` | escrow uuid ‖ height u64 ‖ position u32 ‖ event u32 | borsh (EventSource, EscrowEvent) |
 //! | `meta` | name | see the `META_*` constants |
+//!
+//! The top tree over the bucket roots is versioned in pages of 256 hashes rather than node
+//! by node (a block touching 10 000 buckets changes ~40 000 nodes but at most 257 pages):
+//! page p < 256 holds the roots of buckets 256p .. 256p + 255, page [`TOP_PAGE`] the 256
+//! nodes at depth 8 (heap indices 256 ..= 511), each the root of one low page. A block
+//! writes each page it changed; every other top-tree node is recomputed from a page when
+//! a proof at a past height needs it.
 //!
 //! In `escrow_events`, position 0 is the block's timeout hook and position i + 1 its
 //! transaction i, so keys sort in the order the events happened.
@@ -62,7 +69,7 @@ const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis";
 /// Layout version of the store.
 const META_LAYOUT: &[u8] = b"layout";
-const LAYOUT_VERSION: &[u8] = b"agora-store-v2";
+const LAYOUT_VERSION: &[u8] = b"agora-store-v3";
 
 fn families() -> Vec<ColumnFamilyDescriptor> {
     let cache = Cache::new_lru_cache(256 << 20);
@@ -113,8 +120,8 @@ pub struct BlockWrite<'a> {
     pub block: &'a StoredBlock,
     pub receipts: &'a [Receipt],
     pub writes: &'a WriteSet,
-    /// Top-tree nodes the block changed, as returned by `StateTree::commit`.
-    pub nodes: &'a [(u32, Hash)],
+    /// The top-tree pages the block changed, from [`changed_pages`].
+    pub pages: &'a [(u16, Vec<Hash>)],
 }
 
 /// Store failures. Corruption is reported, never papered over.
@@ -320,8 +327,8 @@ impl Store {
                 history_value(value.as_deref()),
             );
         }
-        for (index, hash) in write.nodes {
-            batch.put_cf(self.cf(CF_NODES), node_key(*index, height), hash);
+        for (page, hashes) in write.pages {
+            batch.put_cf(self.cf(CF_NODES), page_key(*page, height), hashes.concat());
         }
         if height > 0 {
             // Genesis is never undone; a block's undo record is the keys it wrote (their
@@ -423,12 +430,10 @@ impl Store {
                     entry.insert(previous);
                 }
             }
-            for bucket in buckets {
-                let mut index = BUCKETS.saturating_add(u32::from(bucket));
-                while index >= 1 {
-                    batch.delete_cf(self.cf(CF_NODES), node_key(index, undone));
-                    index /= 2;
-                }
+            let pages: std::collections::BTreeSet<u16> =
+                buckets.iter().map(|bucket| bucket >> 8).collect();
+            for page in pages.into_iter().chain(std::iter::once(TOP_PAGE)) {
+                batch.delete_cf(self.cf(CF_NODES), page_key(page, undone));
             }
             for (index, tx) in block.txs.iter().enumerate() {
                 let hash = agora_contract::ids::sha256(&[tx]);
@@ -526,22 +531,38 @@ impl Store {
         Ok(leaves)
     }
 
-    /// A top-tree node at `height`.
-    pub fn node_at(&self, index: u32, height: u64) -> StoreResult<Hash> {
+    /// A top-tree page as of `height`: its 256 hashes (the empty subtree's roots at its
+    /// level if no block before `height` wrote it).
+    pub fn page_at(&self, page: u16, height: u64) -> StoreResult<Vec<Hash>> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_NODES));
-        iter.seek_for_prev(node_key(index, height));
+        iter.seek_for_prev(page_key(page, height));
         iter.status()?;
         if let (true, Some(found), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
-            if found.len() == 12 && found[..4] == index.to_be_bytes() {
-                return value
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("node hash is not 32 bytes".into()));
+            if found.len() == 10 && found[..2] == page.to_be_bytes() {
+                if value.len() != PAGE_HASHES * 32 {
+                    return Err(StoreError::Corrupt(format!(
+                        "top-tree page {page} is {} bytes",
+                        value.len()
+                    )));
+                }
+                return Ok(value
+                    .chunks_exact(32)
+                    .map(|hash| hash.try_into().unwrap_or_default())
+                    .collect());
             }
         }
-        let level = 16usize.saturating_sub(
-            usize::try_from(31u32.saturating_sub(index.leading_zeros())).unwrap_or(0),
-        );
-        Ok(empty_subtree_roots()[level.min(16)])
+        let level = if page == TOP_PAGE { 8 } else { 0 };
+        Ok(vec![empty_subtree_roots()[level]; PAGE_HASHES])
+    }
+
+    /// The 16 top-tree siblings of bucket `bucket` at `height`, bottom first: 8 from its
+    /// low page, 8 from the top page.
+    pub fn top_proof_at(&self, bucket: u16, height: u64) -> StoreResult<Vec<Hash>> {
+        let low = self.page_at(bucket >> 8, height)?;
+        let top = self.page_at(TOP_PAGE, height)?;
+        let mut siblings = page_siblings(low, usize::from(bucket & 0xff));
+        siblings.extend(page_siblings(top, usize::from(bucket >> 8)));
+        Ok(siblings)
     }
 
     /// The value of `key` at `height` and its proof against that height's state root.
@@ -553,12 +574,7 @@ impl Store {
             .map(|(leaf, value)| (leaf.as_slice(), agora_contract::commit::value_hash(value)))
             .collect();
         let part = bucket_part(&hashed, key);
-        let mut index = BUCKETS.saturating_add(u32::from(bucket));
-        let mut top_proof = Vec::with_capacity(16);
-        while index > 1 {
-            top_proof.push(self.node_at(index ^ 1, height)?);
-            index /= 2;
-        }
+        let top_proof = self.top_proof_at(bucket, height)?;
         let value = leaves
             .binary_search_by(|(leaf, _)| leaf.as_slice().cmp(key))
             .ok()
@@ -686,11 +702,59 @@ fn parse_history_value(value: &[u8]) -> StoreResult<Option<Vec<u8>>> {
     }
 }
 
-fn node_key(index: u32, height: u64) -> [u8; 12] {
-    let mut key = [0u8; 12];
-    key[..4].copy_from_slice(&index.to_be_bytes());
-    key[4..].copy_from_slice(&height.to_be_bytes());
+/// Hashes in a top-tree page.
+pub const PAGE_HASHES: usize = 256;
+/// The page of the 256 nodes at depth 8; pages 0 ..= 255 hold bucket roots.
+pub const TOP_PAGE: u16 = 256;
+
+fn page_key(page: u16, height: u64) -> [u8; 10] {
+    let mut key = [0u8; 10];
+    key[..2].copy_from_slice(&page.to_be_bytes());
+    key[2..].copy_from_slice(&height.to_be_bytes());
     key
+}
+
+/// The pages holding the top-tree nodes `StateTree::commit` reported changed (heap
+/// indices), each with its current 256 hashes read through `node`.
+pub fn changed_pages(
+    changed: &[(u32, Hash)],
+    node: impl Fn(usize) -> Hash,
+) -> Vec<(u16, Vec<Hash>)> {
+    let mut pages = std::collections::BTreeSet::new();
+    for (index, _) in changed {
+        if *index >= BUCKETS {
+            pages.insert(u16::try_from((index - BUCKETS) >> 8).unwrap_or(u16::MAX));
+        } else if (256..512).contains(index) {
+            pages.insert(TOP_PAGE);
+        }
+    }
+    let bucket_base = usize::try_from(BUCKETS).unwrap_or(0);
+    pages
+        .into_iter()
+        .map(|page| {
+            let first = if page == TOP_PAGE {
+                PAGE_HASHES
+            } else {
+                bucket_base + usize::from(page) * PAGE_HASHES
+            };
+            (page, (first..first + PAGE_HASHES).map(&node).collect())
+        })
+        .collect()
+}
+
+/// The 8 sibling hashes, bottom first, of entry `position` in the 256-leaf tree over a
+/// page's hashes (the top tree's own hashing: sha256(0x01 ‖ left ‖ right)).
+fn page_siblings(mut level: Vec<Hash>, mut position: usize) -> Vec<Hash> {
+    let mut siblings = Vec::with_capacity(8);
+    while level.len() > 1 {
+        siblings.push(level.get(position ^ 1).copied().unwrap_or_default());
+        level = level
+            .chunks_exact(2)
+            .map(|pair| agora_contract::commit::node_hash(&pair[0], &pair[1]))
+            .collect();
+        position /= 2;
+    }
+    siblings
 }
 
 /// Iterates blocks in height order from `from`.

@@ -1294,7 +1294,7 @@ fn batch_bytes(write: &BlockWrite<'_>) -> usize {
             key.len() + value + (key.len() + 12) + (value + 1) + key.len() + 4
         })
         .sum();
-    let nodes = write.pages.len() * (10 + 32 * agora_runner::store::PAGE_HASHES);
+    let nodes = write.pages.len() * (11 + 32 * agora_runner::store::PAGE_HASHES);
     let receipts: usize = write
         .receipts
         .iter()

@@ -167,7 +167,7 @@ struct Staged {
     finalized: FinalizedBlock,
     txs: Vec<Vec<u8>>,
     writes: WriteSet,
-    pages: Vec<(u16, Vec<Hash>)>,
+    pages: Vec<(u8, u16, Vec<Hash>)>,
     /// Value hashes the tree held before the block, to roll it back.
     rollback: Vec<(Vec<u8>, Option<Hash>)>,
 }

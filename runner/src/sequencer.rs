@@ -359,10 +359,13 @@ impl Sequencer {
         while self.step()? > 0 {}
         let building = self.building.take();
         let execute_time = building.map_or(Duration::ZERO, |b| b.execute_time);
+        let last_step = started.elapsed();
         let finalized = self.app.end_block()?;
+        let roots = started.elapsed();
         let height = finalized.height;
         let header = header_for(&info, &finalized, finalized.receipts.len(), &self.key);
         self.app.commit(header)?;
+        let stored = started.elapsed();
         self.head.store(height, Ordering::Release);
         let _ = self.committed.send(height);
         self.metrics
@@ -390,6 +393,10 @@ impl Sequencer {
         tracing::debug!(
             height,
             txs = finalized.receipts.len(),
+            execute_ms = execute_time.as_secs_f64() * 1e3,
+            last_step_ms = last_step.as_secs_f64() * 1e3,
+            roots_ms = (roots - last_step).as_secs_f64() * 1e3,
+            store_ms = (stored - roots).as_secs_f64() * 1e3,
             seal_ms = started.elapsed().as_secs_f64() * 1e3,
             "block committed"
         );

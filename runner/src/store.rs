@@ -8,7 +8,7 @@
 //! | --- | --- | --- |
 //! | `state` | state key | current value |
 //! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
-//! | `nodes` | page u16 ‖ height u64 | the page's 256 hashes (8 KiB) as of that height |
+//! | `nodes` | tier u8 ‖ page u16 ‖ height u64 | the page's 16 hashes (512 B) as of that height |
 //! | `blocks` | height u64 | borsh [`StoredBlock`] |
 //! | `receipts` | height u64 ‖ tx index u32 | borsh `Receipt` |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
@@ -16,12 +16,11 @@
 //! | `escrow_events` | escrow uuid ‖ height u64 ‖ position u32 ‖ event u32 | borsh (EventSource, EscrowEvent) |
 //! | `meta` | name | see the `META_*` constants |
 //!
-//! The top tree over the bucket roots is versioned in pages of 256 hashes rather than node
-//! by node (a block touching 10 000 buckets changes ~40 000 nodes but at most 257 pages):
-//! page p < 256 holds the roots of buckets 256p .. 256p + 255, page [`TOP_PAGE`] the 256
-//! nodes at depth 8 (heap indices 256 ..= 511), each the root of one low page. A block
-//! writes each page it changed; every other top-tree node is recomputed from a page when
-//! a proof at a past height needs it.
+//! The top tree over the bucket roots is versioned in pages of 16 sibling-group hashes
+//! rather than node by node: tier t holds the nodes at depth 16 − 4t (tier 0: the bucket
+//! roots), 16 consecutive nodes per page, and every node between two tiers is recomputed
+//! from the tier below when needed. A block writes each page it changed — 4 per touched
+//! bucket at most, instead of 16 node entries — and a proof at a past height reads 4 pages.
 //!
 //! In `escrow_events`, position 0 is the block's timeout hook and position i + 1 its
 //! transaction i, so keys sort in the order the events happened.
@@ -30,7 +29,7 @@ use std::path::Path;
 
 use agora_contract::block::{ChainHead, Receipt};
 use agora_contract::commit::{
-    bucket_of, bucket_part, empty_subtree_roots, StateProof, BUCKETS, PROOF_VERSION,
+    bucket_of, bucket_part, empty_subtree_roots, StateProof, PROOF_VERSION,
 };
 use agora_contract::event::{EscrowEvent, Event, EventSource};
 use agora_contract::header::SignedHeader;
@@ -121,7 +120,7 @@ pub struct BlockWrite<'a> {
     pub receipts: &'a [Receipt],
     pub writes: &'a WriteSet,
     /// The top-tree pages the block changed, from [`changed_pages`].
-    pub pages: &'a [(u16, Vec<Hash>)],
+    pub pages: &'a [(u8, u16, Vec<Hash>)],
 }
 
 /// Store failures. Corruption is reported, never papered over.
@@ -327,8 +326,12 @@ impl Store {
                 history_value(value.as_deref()),
             );
         }
-        for (page, hashes) in write.pages {
-            batch.put_cf(self.cf(CF_NODES), page_key(*page, height), hashes.concat());
+        for (tier, page, hashes) in write.pages {
+            batch.put_cf(
+                self.cf(CF_NODES),
+                page_key(*tier, *page, height),
+                hashes.concat(),
+            );
         }
         if height > 0 {
             // Genesis is never undone; a block's undo record is the keys it wrote (their
@@ -430,10 +433,16 @@ impl Store {
                     entry.insert(previous);
                 }
             }
-            let pages: std::collections::BTreeSet<u16> =
-                buckets.iter().map(|bucket| bucket >> 8).collect();
-            for page in pages.into_iter().chain(std::iter::once(TOP_PAGE)) {
-                batch.delete_cf(self.cf(CF_NODES), page_key(page, undone));
+            let mut pages = std::collections::BTreeSet::new();
+            for bucket in buckets {
+                let mut offset = bucket;
+                for tier in 0..TIERS {
+                    pages.insert((tier, offset >> PAGE_BITS));
+                    offset >>= PAGE_BITS;
+                }
+            }
+            for (tier, page) in pages {
+                batch.delete_cf(self.cf(CF_NODES), page_key(tier, page, undone));
             }
             for (index, tx) in block.txs.iter().enumerate() {
                 let hash = agora_contract::ids::sha256(&[tx]);
@@ -531,17 +540,18 @@ impl Store {
         Ok(leaves)
     }
 
-    /// A top-tree page as of `height`: its 256 hashes (the empty subtree's roots at its
-    /// level if no block before `height` wrote it).
-    pub fn page_at(&self, page: u16, height: u64) -> StoreResult<Vec<Hash>> {
+    /// A top-tree page as of `height`: its 16 hashes (the empty subtree's roots at its
+    /// depth if no block up to `height` wrote it).
+    pub fn page_at(&self, tier: u8, page: u16, height: u64) -> StoreResult<Vec<Hash>> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_NODES));
-        iter.seek_for_prev(page_key(page, height));
+        let key = page_key(tier, page, height);
+        iter.seek_for_prev(key);
         iter.status()?;
         if let (true, Some(found), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
-            if found.len() == 10 && found[..2] == page.to_be_bytes() {
+            if found.len() == key.len() && found[..3] == key[..3] {
                 if value.len() != PAGE_HASHES * 32 {
                     return Err(StoreError::Corrupt(format!(
-                        "top-tree page {page} is {} bytes",
+                        "top-tree page {tier}/{page} is {} bytes",
                         value.len()
                     )));
                 }
@@ -551,17 +561,21 @@ impl Store {
                     .collect());
             }
         }
-        let level = if page == TOP_PAGE { 8 } else { 0 };
-        Ok(vec![empty_subtree_roots()[level]; PAGE_HASHES])
+        let level = usize::from(tier) * usize::try_from(PAGE_BITS).unwrap_or(0);
+        Ok(vec![empty_subtree_roots()[level.min(16)]; PAGE_HASHES])
     }
 
-    /// The 16 top-tree siblings of bucket `bucket` at `height`, bottom first: 8 from its
-    /// low page, 8 from the top page.
+    /// The 16 top-tree siblings of bucket `bucket` at `height`, bottom first: 4 from the
+    /// page of each tier on its path.
     pub fn top_proof_at(&self, bucket: u16, height: u64) -> StoreResult<Vec<Hash>> {
-        let low = self.page_at(bucket >> 8, height)?;
-        let top = self.page_at(TOP_PAGE, height)?;
-        let mut siblings = page_siblings(low, usize::from(bucket & 0xff));
-        siblings.extend(page_siblings(top, usize::from(bucket >> 8)));
+        let mut siblings = Vec::with_capacity(16);
+        let mut offset = usize::from(bucket);
+        for tier in 0..TIERS {
+            let page = u16::try_from(offset >> PAGE_BITS).unwrap_or(u16::MAX);
+            let hashes = self.page_at(tier, page, height)?;
+            siblings.extend(page_siblings(hashes, offset & (PAGE_HASHES - 1)));
+            offset >>= PAGE_BITS;
+        }
         Ok(siblings)
     }
 
@@ -702,50 +716,60 @@ fn parse_history_value(value: &[u8]) -> StoreResult<Option<Vec<u8>>> {
     }
 }
 
+/// log2 of the hashes in a top-tree page: each tier spans this many levels.
+const PAGE_BITS: u32 = 4;
 /// Hashes in a top-tree page.
-pub const PAGE_HASHES: usize = 256;
-/// The page of the 256 nodes at depth 8; pages 0 ..= 255 hold bucket roots.
-pub const TOP_PAGE: u16 = 256;
+pub const PAGE_HASHES: usize = 1 << PAGE_BITS;
+/// Tiers of pages: depths 16, 12, 8 and 4 of the top tree.
+const TIERS: u8 = 4;
 
-fn page_key(page: u16, height: u64) -> [u8; 10] {
-    let mut key = [0u8; 10];
-    key[..2].copy_from_slice(&page.to_be_bytes());
-    key[2..].copy_from_slice(&height.to_be_bytes());
+fn page_key(tier: u8, page: u16, height: u64) -> [u8; 11] {
+    let mut key = [0u8; 11];
+    key[0] = tier;
+    key[1..3].copy_from_slice(&page.to_be_bytes());
+    key[3..].copy_from_slice(&height.to_be_bytes());
     key
 }
 
+/// Tier and page of a top-tree heap index, if its depth is a tier's.
+fn page_of(index: u32) -> Option<(u8, u16)> {
+    let depth = index.checked_ilog2()?;
+    if depth == 0 || depth % PAGE_BITS != 0 {
+        return None;
+    }
+    let tier = u8::try_from((16 - depth) / PAGE_BITS).ok()?;
+    let offset = index - (1u32 << depth);
+    Some((tier, u16::try_from(offset >> PAGE_BITS).ok()?))
+}
+
 /// The pages holding the top-tree nodes `StateTree::commit` reported changed (heap
-/// indices), each with its current 256 hashes read through `node`.
+/// indices), each as (tier, page, its current 16 hashes read through `node`).
 pub fn changed_pages(
     changed: &[(u32, Hash)],
     node: impl Fn(usize) -> Hash,
-) -> Vec<(u16, Vec<Hash>)> {
-    let mut pages = std::collections::BTreeSet::new();
-    for (index, _) in changed {
-        if *index >= BUCKETS {
-            pages.insert(u16::try_from((index - BUCKETS) >> 8).unwrap_or(u16::MAX));
-        } else if (256..512).contains(index) {
-            pages.insert(TOP_PAGE);
-        }
-    }
-    let bucket_base = usize::try_from(BUCKETS).unwrap_or(0);
+) -> Vec<(u8, u16, Vec<Hash>)> {
+    let pages: std::collections::BTreeSet<(u8, u16)> = changed
+        .iter()
+        .filter_map(|(index, _)| page_of(*index))
+        .collect();
     pages
         .into_iter()
-        .map(|page| {
-            let first = if page == TOP_PAGE {
-                PAGE_HASHES
-            } else {
-                bucket_base + usize::from(page) * PAGE_HASHES
-            };
-            (page, (first..first + PAGE_HASHES).map(&node).collect())
+        .map(|(tier, page)| {
+            let depth = 16 - u32::from(tier) * PAGE_BITS;
+            let first = (1usize << depth) + usize::from(page) * PAGE_HASHES;
+            (
+                tier,
+                page,
+                (first..first + PAGE_HASHES).map(&node).collect(),
+            )
         })
         .collect()
 }
 
-/// The 8 sibling hashes, bottom first, of entry `position` in the 256-leaf tree over a
-/// page's hashes (the top tree's own hashing: sha256(0x01 ‖ left ‖ right)).
+/// The sibling hashes, bottom first, of entry `position` in the tree over a page's
+/// hashes (the top tree's own hashing: sha256(0x01 ‖ left ‖ right)).
 fn page_siblings(mut level: Vec<Hash>, mut position: usize) -> Vec<Hash> {
-    let mut siblings = Vec::with_capacity(8);
+    let mut siblings = Vec::with_capacity(usize::try_from(PAGE_BITS).unwrap_or(0));
     while level.len() > 1 {
         siblings.push(level.get(position ^ 1).copied().unwrap_or_default());
         level = level
@@ -767,4 +791,58 @@ pub fn block_heights(store: &Store, from: u64) -> impl Iterator<Item = u64> + '_
         )
         .filter_map(|item| item.ok())
         .filter_map(|(key, _)| Some(u64::from_be_bytes(key.as_ref().try_into().ok()?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_contract::commit::{StateTree, BUCKETS};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn pages_cover_the_tier_depths_of_the_top_tree() {
+        assert_eq!(page_of(BUCKETS), Some((0, 0)));
+        assert_eq!(page_of(2 * BUCKETS - 1), Some((0, 4095)));
+        assert_eq!(page_of(1 << 12), Some((1, 0)));
+        assert_eq!(page_of((1 << 13) - 1), Some((1, 255)));
+        assert_eq!(page_of(1 << 8), Some((2, 0)));
+        assert_eq!(page_of(31), Some((3, 0)));
+        for between in [1, 2, 3, 15, 32, 255, 512, 4095, 8192, BUCKETS - 1] {
+            assert_eq!(page_of(between), None, "index {between}");
+        }
+    }
+
+    /// The siblings read from pages are the tree's own top proof, for buckets at both
+    /// ends and in the middle, after writes that changed some pages and not others.
+    #[test]
+    fn top_proofs_rebuilt_from_changed_pages_equal_the_tree() {
+        let mut tree = StateTree::new();
+        let mut pages: BTreeMap<(u8, u16), Vec<Hash>> = BTreeMap::new();
+        for round in 0u32..3 {
+            for n in 0..(200 * (round + 1)) {
+                let key = [round.to_be_bytes(), n.to_be_bytes()].concat();
+                tree.set(&key, Some(b"value"));
+            }
+            let (_, changed) = tree.commit();
+            for (tier, page, hashes) in changed_pages(&changed, |index| tree.node(index)) {
+                assert_eq!(hashes.len(), PAGE_HASHES);
+                pages.insert((tier, page), hashes);
+            }
+            for bucket in [0u16, 1, 4_000, 40_000, u16::MAX] {
+                let mut siblings = Vec::new();
+                let mut offset = usize::from(bucket);
+                for tier in 0..TIERS {
+                    let page = u16::try_from(offset >> PAGE_BITS).expect("page");
+                    let level = usize::from(tier) * 4;
+                    let hashes = pages
+                        .get(&(tier, page))
+                        .cloned()
+                        .unwrap_or_else(|| vec![empty_subtree_roots()[level]; PAGE_HASHES]);
+                    siblings.extend(page_siblings(hashes, offset & (PAGE_HASHES - 1)));
+                    offset >>= PAGE_BITS;
+                }
+                assert_eq!(siblings, tree.top_proof(bucket), "bucket {bucket}");
+            }
+        }
+    }
 }

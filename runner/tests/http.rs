@@ -1761,7 +1761,9 @@ async fn proofs_at_every_height_verify_before_and_after_a_revert() {
     // genesis: 10 dev accounts; +1 new account per block 1..3, then +1 from block 4.
     assert_eq!(before_revert, 10 + 11 + 12 + 13 + 14 + 14);
 
-    c.post_json("/v1/dev/revert", &json!({ "id": id })).await.ok();
+    c.post_json("/v1/dev/revert", &json!({ "id": id }))
+        .await
+        .ok();
     // Heights 4 and 5 again, with other contents.
     c.submit(&transfer(2, 0, fresh[4], 7)).await;
     c.mine(1).await;

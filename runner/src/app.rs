@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use agora_contract::block::{apply_tx_with, begin_block, init_chain, BlockError, Genesis, Receipt};
 use agora_contract::bounded::Label;
 use agora_contract::commit::{
-    list_root, merkle_root, value_hash, PreparedLeaf, StateProof, StateTree,
+    list_leaf, merkle_root, value_hash, PreparedLeaf, StateProof, StateTree,
 };
 use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
@@ -155,6 +155,9 @@ struct OpenBlock {
     writes: WriteSet,
     hook_events: Vec<Event>,
     receipts: Vec<Receipt>,
+    /// List leaves of the tx hashes and of the encoded receipts, for the block's roots.
+    tx_leaves: Vec<Hash>,
+    receipt_leaves: Vec<Hash>,
     txs: Vec<Vec<u8>>,
     rollback: HashMap<Vec<u8>, Option<Hash>>,
 }
@@ -408,6 +411,18 @@ fn prefetch_accounts(
         .collect())
 }
 
+/// [`StateTree::commit_buckets_with`] on every core.
+fn commit_buckets_parallel(tree: &mut StateTree) {
+    use rayon::prelude::*;
+    tree.commit_buckets_with(|leaf_lists| {
+        leaf_lists
+            .par_iter()
+            .with_min_len(64)
+            .map(|leaves| merkle_root(leaves))
+            .collect()
+    })
+}
+
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
 pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
     use rayon::prelude::*;
@@ -582,6 +597,8 @@ impl AgoraApp {
             writes,
             hook_events,
             receipts: Vec::new(),
+            tx_leaves: Vec::new(),
+            receipt_leaves: Vec::new(),
             txs: Vec::new(),
             rollback,
         });
@@ -605,23 +622,22 @@ impl AgoraApp {
     /// Stages the open block: roots of its lists and the state tree.
     fn stage_open(&mut self) -> Result<FinalizedBlock, AppError> {
         let open = self.open.take().ok_or(AppError::NothingOpen)?;
-        let (state_root, nodes) = commit_parallel(&mut self.tree);
+        let tree = &mut self.tree;
+        let ((state_root, nodes), (tx_root, receipts_root)) = rayon::join(
+            || commit_parallel(tree),
+            || {
+                rayon::join(
+                    || merkle_root(&open.tx_leaves),
+                    || merkle_root(&open.receipt_leaves),
+                )
+            },
+        );
         let pages = crate::store::changed_pages(&nodes, |index| self.tree.node(index));
-        let tx_hashes: Vec<Hash> = open
-            .receipts
-            .iter()
-            .map(|receipt| receipt.tx_hash)
-            .collect();
-        let encoded: Vec<Vec<u8>> = open
-            .receipts
-            .iter()
-            .map(|receipt| borsh::to_vec(receipt).unwrap_or_default())
-            .collect();
         let finalized = FinalizedBlock {
             height: open.ctx.height,
             time_ms: open.ctx.time_ms,
-            tx_root: list_root(&tx_hashes),
-            receipts_root: list_root(&encoded),
+            tx_root,
+            receipts_root,
             hook_events_hash: agora_contract::header::hook_events_hash(&open.hook_events),
             state_root,
             receipts: open.receipts,
@@ -762,6 +778,19 @@ impl Application for AgoraApp {
         Self::write_tree(&mut self.tree, &mut open.rollback, &step_writes);
         block.absorb(step_writes);
         open.writes = block.into_parts().0;
+        let tree = &mut self.tree;
+        let (_, receipt_leaves) = rayon::join(
+            || commit_buckets_parallel(tree),
+            || {
+                receipts
+                    .iter()
+                    .map(|receipt| list_leaf(&borsh::to_vec(receipt).unwrap_or_default()))
+                    .collect::<Vec<Hash>>()
+            },
+        );
+        open.receipt_leaves.extend(receipt_leaves);
+        open.tx_leaves
+            .extend(hashes.iter().map(|hash| list_leaf(hash)));
         open.receipts.extend(receipts.iter().cloned());
         open.txs.extend(txs);
         Ok(receipts)

@@ -282,3 +282,48 @@ fn commit_with_and_prepared_leaves_match_commit() {
     let wrong = prepared.commit_with(|lists| lists.iter().map(|_| [7u8; 32]).collect());
     assert_ne!(wrong.0, plain.commit().0);
 }
+
+/// Bucket roots recomputed after each step of a block (some keys written in several
+/// steps, one written and put back, one deleted) leave the commit with the same root as
+/// one commit of the same writes, and every node reported changed holds its final hash.
+#[test]
+fn bucket_roots_committed_in_steps_give_the_one_shot_root() {
+    let mut one_shot = StateTree::new();
+    let mut stepped = StateTree::new();
+    for tree in [&mut one_shot, &mut stepped] {
+        for i in 0u16..500 {
+            tree.set(&i.to_be_bytes(), Some(b"start"));
+        }
+        tree.commit();
+    }
+    let steps: [&[(u16, Option<&[u8]>)]; 3] = [
+        &[
+            (1, Some(b"a")),
+            (2, Some(b"b")),
+            (3, None),
+            (700, Some(b"new")),
+        ],
+        &[(1, Some(b"again")), (4, Some(b"c")), (2, Some(b"start"))],
+        &[(900, Some(b"late")), (700, None)],
+    ];
+    for step in steps {
+        for (key, value) in step {
+            one_shot.set(&key.to_be_bytes(), *value);
+            stepped.set(&key.to_be_bytes(), *value);
+        }
+        stepped.commit_buckets_with(|lists| lists.iter().map(|l| merkle_root(l)).collect());
+        assert_ne!(stepped.root(), EMPTY_ROOT);
+    }
+    let (root, changed) = stepped.commit();
+    let (expected_root, _) = one_shot.commit();
+    assert_eq!(root, expected_root);
+    for (index, hash) in &changed {
+        assert_eq!(stepped.node(*index as usize), *hash, "node {index}");
+    }
+    let mut indices: Vec<u32> = changed.iter().map(|(index, _)| *index).collect();
+    indices.dedup();
+    assert_eq!(indices.len(), changed.len(), "each node reported once");
+    for bucket in [0u16, 77, u16::MAX] {
+        assert_eq!(stepped.top_proof(bucket), one_shot.top_proof(bucket));
+    }
+}

@@ -44,7 +44,13 @@ pub struct StateTree {
     buckets: Vec<BTreeMap<Vec<u8>, Entry>>,
     /// Heap order: index 1 is the state root, `BUCKETS + b` is bucket b's root.
     nodes: Vec<Hash>,
+    /// Buckets whose leaves changed since their root was computed.
     dirty: BTreeSet<u16>,
+    /// Buckets whose root was recomputed ([`StateTree::commit_buckets_with`]) but whose
+    /// path to the state root was not.
+    stale_paths: BTreeSet<u16>,
+    /// Bucket roots changed since the last full commit: heap index → hash.
+    changed_roots: BTreeMap<u32, Hash>,
     entries: u64,
 }
 
@@ -69,6 +75,8 @@ impl StateTree {
             buckets: (0..bucket_count()).map(|_| BTreeMap::new()).collect(),
             nodes,
             dirty: BTreeSet::new(),
+            stale_paths: BTreeSet::new(),
+            changed_roots: BTreeMap::new(),
             entries: 0,
         }
     }
@@ -85,7 +93,7 @@ impl StateTree {
 
     /// Whether writes are waiting for [`StateTree::commit`].
     pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || !self.stale_paths.is_empty()
     }
 
     /// The value hash `key` holds, if present.
@@ -176,20 +184,15 @@ impl StateTree {
         &mut self,
         bucket_roots: impl FnOnce(&[Vec<Hash>]) -> Vec<Hash>,
     ) -> (Hash, Vec<(u32, Hash)>) {
-        let dirty = core::mem::take(&mut self.dirty);
-        let leaf_lists: Vec<Vec<Hash>> = dirty
-            .iter()
-            .map(|bucket| self.bucket_leaves_of(*bucket))
+        self.commit_buckets_with(bucket_roots);
+        let stale = core::mem::take(&mut self.stale_paths);
+        let mut changed: Vec<(u32, Hash)> = core::mem::take(&mut self.changed_roots)
+            .into_iter()
             .collect();
-        let roots = bucket_roots(&leaf_lists);
-        let mut changed: Vec<(u32, Hash)> = Vec::new();
-        let mut level: Vec<usize> = Vec::with_capacity(dirty.len());
-        for (position, bucket) in dirty.into_iter().enumerate() {
-            let root = roots.get(position).copied().unwrap_or(EMPTY_ROOT);
-            let index = bucket_count().saturating_add(usize::from(bucket));
-            self.write_node(index, root, &mut changed);
-            level.push(index);
-        }
+        let mut level: Vec<usize> = stale
+            .into_iter()
+            .map(|bucket| bucket_count().saturating_add(usize::from(bucket)))
+            .collect();
         while level.first().is_some_and(|index| *index > 1) {
             let mut parents: Vec<usize> = level.iter().map(|index| index / 2).collect();
             parents.dedup();
@@ -202,6 +205,33 @@ impl StateTree {
         }
         changed.sort_unstable_by_key(|(index, _)| *index);
         (self.root(), changed)
+    }
+
+    /// The first half of [`StateTree::commit_with`]: recomputes the roots of the buckets
+    /// whose leaves changed, leaving their paths to the state root for the commit. A block
+    /// built in steps calls this after each step, so its commit has only the paths left.
+    /// Until that commit, [`StateTree::root`] is the last committed root and top-tree
+    /// proofs are not meaningful.
+    pub fn commit_buckets_with(&mut self, bucket_roots: impl FnOnce(&[Vec<Hash>]) -> Vec<Hash>) {
+        let dirty = core::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return;
+        }
+        let leaf_lists: Vec<Vec<Hash>> = dirty
+            .iter()
+            .map(|bucket| self.bucket_leaves_of(*bucket))
+            .collect();
+        let roots = bucket_roots(&leaf_lists);
+        let mut changed = Vec::new();
+        for (position, bucket) in dirty.into_iter().enumerate() {
+            let root = roots.get(position).copied().unwrap_or(EMPTY_ROOT);
+            let index = bucket_count().saturating_add(usize::from(bucket));
+            // Changed against the last commit or not, the path is recomputed: an earlier
+            // step may have moved this root away and back.
+            self.write_node(index, root, &mut changed);
+            self.stale_paths.insert(bucket);
+        }
+        self.changed_roots.extend(changed);
     }
 
     /// The state root as of the last [`StateTree::commit`].

@@ -1294,7 +1294,11 @@ fn batch_bytes(write: &BlockWrite<'_>) -> usize {
             key.len() + value + (key.len() + 12) + (value + 1) + key.len() + 4
         })
         .sum();
-    let nodes = write.pages.len() * (11 + 32 * agora_runner::store::PAGE_HASHES);
+    let nodes: usize = write
+        .pages
+        .iter()
+        .map(|(tier, _, hashes)| 11 + agora_runner::store::encode_page(*tier, hashes).len())
+        .sum();
     let receipts: usize = write
         .receipts
         .iter()

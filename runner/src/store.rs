@@ -8,7 +8,7 @@
 //! | --- | --- | --- |
 //! | `state` | state key | current value |
 //! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
-//! | `nodes` | tier u8 ‖ page u16 ‖ height u64 | the page's 16 hashes (512 B) as of that height |
+//! | `nodes` | tier u8 ‖ page u16 ‖ height u64 | the page as of that height: u16 bitmap ‖ its non-empty hashes |
 //! | `blocks` | height u64 | borsh [`StoredBlock`] |
 //! | `receipts` | height u64 ‖ tx index u32 | borsh `Receipt` |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
@@ -21,6 +21,9 @@
 //! roots), 16 consecutive nodes per page, and every node between two tiers is recomputed
 //! from the tier below when needed. A block writes each page it changed — 4 per touched
 //! bucket at most, instead of 16 node entries — and a proof at a past height reads 4 pages.
+//! A page is stored as a bitmap of the hashes that differ from the empty subtree's root at
+//! its depth (bit i for hash i, most significant first) followed by those hashes, so a
+//! sparse state stores little more than its non-empty buckets.
 //!
 //! In `escrow_events`, position 0 is the block's timeout hook and position i + 1 its
 //! transaction i, so keys sort in the order the events happened.
@@ -330,7 +333,7 @@ impl Store {
             batch.put_cf(
                 self.cf(CF_NODES),
                 page_key(*tier, *page, height),
-                hashes.concat(),
+                encode_page(*tier, hashes),
             );
         }
         if height > 0 {
@@ -549,20 +552,12 @@ impl Store {
         iter.status()?;
         if let (true, Some(found), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
             if found.len() == key.len() && found[..3] == key[..3] {
-                if value.len() != PAGE_HASHES * 32 {
-                    return Err(StoreError::Corrupt(format!(
-                        "top-tree page {tier}/{page} is {} bytes",
-                        value.len()
-                    )));
-                }
-                return Ok(value
-                    .chunks_exact(32)
-                    .map(|hash| hash.try_into().unwrap_or_default())
-                    .collect());
+                return decode_page(tier, value).ok_or_else(|| {
+                    StoreError::Corrupt(format!("top-tree page {tier}/{page} does not decode"))
+                });
             }
         }
-        let level = usize::from(tier) * usize::try_from(PAGE_BITS).unwrap_or(0);
-        Ok(vec![empty_subtree_roots()[level.min(16)]; PAGE_HASHES])
+        Ok(vec![empty_page_hash(tier); PAGE_HASHES])
     }
 
     /// The 16 top-tree siblings of bucket `bucket` at `height`, bottom first: 4 from the
@@ -731,6 +726,46 @@ fn page_key(tier: u8, page: u16, height: u64) -> [u8; 11] {
     key
 }
 
+/// The root of an empty subtree at a tier's depth.
+fn empty_page_hash(tier: u8) -> Hash {
+    let level = usize::from(tier) * usize::try_from(PAGE_BITS).unwrap_or(0);
+    empty_subtree_roots()[level.min(16)]
+}
+
+/// A page as stored: u16 bitmap (bit 15 − i set: hash i is not the empty root) and the
+/// hashes whose bit is set, in order.
+pub fn encode_page(tier: u8, hashes: &[Hash]) -> Vec<u8> {
+    let empty = empty_page_hash(tier);
+    let mut bitmap = 0u16;
+    let mut out = vec![0u8; 2];
+    for (position, hash) in hashes.iter().enumerate().take(PAGE_HASHES) {
+        if *hash != empty {
+            bitmap |= 0x8000 >> position;
+            out.extend_from_slice(hash);
+        }
+    }
+    out[..2].copy_from_slice(&bitmap.to_be_bytes());
+    out
+}
+
+/// The inverse of [`encode_page`]; `None` unless the length matches the bitmap exactly.
+fn decode_page(tier: u8, bytes: &[u8]) -> Option<Vec<Hash>> {
+    let (bitmap, mut rest) = bytes.split_first_chunk::<2>()?;
+    let bitmap = u16::from_be_bytes(*bitmap);
+    let empty = empty_page_hash(tier);
+    let mut hashes = Vec::with_capacity(PAGE_HASHES);
+    for position in 0..PAGE_HASHES {
+        if bitmap & (0x8000 >> position) == 0 {
+            hashes.push(empty);
+        } else {
+            let (hash, after) = rest.split_first_chunk::<32>()?;
+            hashes.push(*hash);
+            rest = after;
+        }
+    }
+    rest.is_empty().then_some(hashes)
+}
+
 /// Tier and page of a top-tree heap index, if its depth is a tier's.
 fn page_of(index: u32) -> Option<(u8, u16)> {
     let depth = index.checked_ilog2()?;
@@ -798,6 +833,31 @@ mod tests {
     use super::*;
     use agora_contract::commit::{StateTree, BUCKETS};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn pages_store_only_their_non_empty_hashes_and_decode_strictly() {
+        for tier in 0..TIERS {
+            let empty = empty_page_hash(tier);
+            let mut hashes = vec![empty; PAGE_HASHES];
+            assert_eq!(encode_page(tier, &hashes), vec![0, 0]);
+            hashes[0] = [1; 32];
+            hashes[15] = [2; 32];
+            let encoded = encode_page(tier, &hashes);
+            assert_eq!(encoded.len(), 2 + 64);
+            assert_eq!(&encoded[..2], &[0x80, 0x01]);
+            assert_eq!(decode_page(tier, &encoded), Some(hashes.clone()));
+            // One byte short, one byte over, or a bit without its hash: refused.
+            assert_eq!(decode_page(tier, &encoded[..encoded.len() - 1]), None);
+            assert_eq!(
+                decode_page(tier, &[encoded.clone(), vec![0]].concat()),
+                None
+            );
+            let mut extra_bit = encoded.clone();
+            extra_bit[0] |= 0x40;
+            assert_eq!(decode_page(tier, &extra_bit), None);
+            assert_eq!(decode_page(tier, &[]), None);
+        }
+    }
 
     #[test]
     fn pages_cover_the_tier_depths_of_the_top_tree() {

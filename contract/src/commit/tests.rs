@@ -296,7 +296,8 @@ fn bucket_roots_committed_in_steps_give_the_one_shot_root() {
         }
         tree.commit();
     }
-    let steps: [&[(u16, Option<&[u8]>)]; 3] = [
+    type Step<'a> = &'a [(u16, Option<&'a [u8]>)];
+    let steps: [Step; 3] = [
         &[
             (1, Some(b"a")),
             (2, Some(b"b")),

@@ -33,7 +33,8 @@ pub const MAX_TIME_OFFSET_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// How often, in interval mode, waiting transactions are executed into the open block.
 pub const STEP_PERIOD: Duration = Duration::from_millis(5);
 
-/// Most transactions one step executes, so a step never holds back a tick for long.
+/// Most transactions one step between ticks executes, so it never holds back a tick for
+/// long. The step at the seal has no such bound: the block's own bounds apply.
 const STEP_MAX_TXS: usize = 2_048;
 
 /// The block being built: its height, the nonce each sender's next tx must carry in it
@@ -144,7 +145,7 @@ impl Sequencer {
                                     }
                                     self.produce_block().map(drop)
                                 } else {
-                                    self.step().map(drop)
+                                    self.step(STEP_MAX_TXS).map(drop)
                                 };
                                 if let Err(error) = result {
                                     tracing::error!(%error, "block production failed; stopping");
@@ -298,8 +299,8 @@ impl Sequencer {
     }
 
     /// One step of the block being built: opens it if transactions wait, then takes up
-    /// to [`STEP_MAX_TXS`] ready transactions and executes them. Returns how many.
-    fn step(&mut self) -> Result<usize, AppError> {
+    /// to `max_txs` ready transactions and executes them. Returns how many.
+    fn step(&mut self, max_txs: usize) -> Result<usize, AppError> {
         if self.building.is_none() {
             let waiting = {
                 let mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
@@ -319,7 +320,7 @@ impl Sequencer {
             .config
             .max_block_txs
             .saturating_sub(building.txs)
-            .min(STEP_MAX_TXS);
+            .min(max_txs);
         let max_bytes = self.config.max_block_bytes.saturating_sub(building.bytes);
         let taken = self.mempool.lock().unwrap_or_else(|e| e.into_inner()).take(
             max_txs,
@@ -356,7 +357,7 @@ impl Sequencer {
         let started = Instant::now();
         let info = self.app.info();
         self.open_block()?;
-        while self.step()? > 0 {}
+        while self.step(usize::MAX)? > 0 {}
         let building = self.building.take();
         let execute_time = building.map_or(Duration::ZERO, |b| b.execute_time);
         let last_step = started.elapsed();

@@ -181,8 +181,10 @@ impl Store {
         match self.get(CF_META, META_LAYOUT)? {
             Some(layout) if layout == LAYOUT_VERSION => Ok(()),
             other => Err(StoreError::Corrupt(format!(
-                "unknown store layout {:?}",
-                other.map(|layout| String::from_utf8_lossy(&layout).into_owned())
+                "store layout {:?} is not this node's {:?}: a data dir of another version \
+                 (start the devnet with --reset to begin a new chain there)",
+                other.map(|layout| String::from_utf8_lossy(&layout).into_owned()),
+                String::from_utf8_lossy(LAYOUT_VERSION)
             ))),
         }
     }
@@ -857,6 +859,21 @@ mod tests {
             assert_eq!(decode_page(tier, &extra_bit), None);
             assert_eq!(decode_page(tier, &[]), None);
         }
+    }
+
+    #[test]
+    fn a_store_of_another_layout_is_refused_with_a_way_out() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let store = Store::open(dir.path()).expect("new store");
+            store
+                .db
+                .put_cf(store.cf(CF_META), META_LAYOUT, b"agora-store-v2")
+                .expect("old layout marker");
+        }
+        let error = Store::open(dir.path()).err().expect("refused").to_string();
+        assert!(error.contains("agora-store-v2"), "{error}");
+        assert!(error.contains("--reset"), "{error}");
     }
 
     #[test]

@@ -1034,7 +1034,7 @@ fn state_root_grid(scale: &Scale, summary: &mut Summary) {
         "  set = StateTree::set of the touched keys (value and leaf hashing, bucket insert); \
          commit = rebuild the dirty buckets and their top-tree paths, on 1 thread \
          (StateTree::commit) or {threads} (commit_with + rayon, as the runner does); nodes = \
-         top-tree nodes changed (what the store versions per block)"
+         top-tree nodes changed (the store versions the pages holding them)"
     );
     println!(
         "  {:>10} {:>8} {:>9} {:>13} {:>13} {:>15} {:>10}",
@@ -1502,7 +1502,7 @@ fn store_blocks_and_proofs(scale: &Scale, summary: &mut Summary) {
         rows.push(row);
     }
     println!(
-        "  commit = Store::commit_block: state, history, tree nodes, undo record, receipts, tx \
+        "  commit = Store::commit_block: state, history, top-tree pages, undo record, receipts, tx \
          index, block, head, in one WriteBatch written with sync; apply = apply_block_with over \
          StoreView (RocksDB reads), signatures counted as verified; tree = set + parallel \
          commit; sign = tx and receipt roots + header signature"

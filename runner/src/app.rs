@@ -604,13 +604,15 @@ impl AgoraApp {
         });
     }
 
-    /// Drops the open block, if any, and puts the tree's leaves back. Its buckets stay
-    /// dirty; the next commit recomputes them to the same roots.
+    /// Drops the open block, if any, and puts the tree back as it was: its leaves, then a
+    /// commit, so the bucket roots its steps computed are not reported as changed by the
+    /// next block (whose pages, and whose revert, cover only the keys it wrote).
     pub fn abandon_block(&mut self) {
         if let Some(open) = self.open.take() {
             for (key, hash) in open.rollback {
                 self.tree.set_hashed(&key, hash);
             }
+            commit_parallel(&mut self.tree);
         }
     }
 

@@ -145,9 +145,13 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (u64, u64)>,
     /// (valid_until_height, hash) of every pending tx that has an expiry height.
     expiry: BTreeSet<(u64, Hash)>,
-    /// Txs taken into the block being built, by hash, with the order they were taken in.
-    included: HashMap<Hash, (u64, PendingTx)>,
+    /// Txs taken into the block being built, by hash: the order they were taken in, their
+    /// sender's arrival sequence then, and the tx.
+    included: HashMap<Hash, (u64, u64, PendingTx)>,
     included_seq_next: u64,
+    /// Counts txs put in a queue (admitted or released); a caller that found nothing
+    /// ready needs to look again only once it moved.
+    enqueued: u64,
     /// (signer, nonce) of every included tx, so no other tx claims the nonce meanwhile.
     included_slots: HashSet<(AccountId, u64)>,
     /// Counts queued and included txs alike.
@@ -185,6 +189,7 @@ impl Mempool {
             expiry: BTreeSet::new(),
             included: HashMap::new(),
             included_seq_next: 0,
+            enqueued: 0,
             included_slots: HashSet::new(),
             tx_count: 0,
             byte_count: 0,
@@ -207,17 +212,23 @@ impl Mempool {
         next_height: u64,
     ) -> Result<(), MempoolError> {
         self.check_insert(&tx, committed_nonce, next_height)?;
-        self.enqueue(tx);
+        self.enqueue(tx, None);
         Ok(())
     }
 
-    /// Puts an admitted tx in its sender's queue and every index.
-    fn enqueue(&mut self, tx: PendingTx) {
+    /// Puts an admitted tx in its sender's queue and every index. A sender without a queue
+    /// enters at `arrival_seq` if given (its place before it was taken into a block), else
+    /// at the back.
+    fn enqueue(&mut self, tx: PendingTx, arrival_seq: Option<u64>) {
         let tx_len = tx.bytes.len();
+        self.enqueued = self.enqueued.wrapping_add(1);
+        let place = arrival_seq.filter(|seq| !self.queues.contains_key(seq));
         let arrival_seq = *self.arrival_seq_of.entry(tx.signer).or_insert_with(|| {
-            let arrival_seq = self.arrival_seq_next;
-            self.arrival_seq_next += 1;
-            arrival_seq
+            place.unwrap_or_else(|| {
+                let arrival_seq = self.arrival_seq_next;
+                self.arrival_seq_next += 1;
+                arrival_seq
+            })
         });
         let queue = self
             .queues
@@ -301,7 +312,7 @@ impl Mempool {
 
     /// The pending (queued or included) tx with this hash, if any.
     pub fn get(&self, hash: &Hash) -> Option<&PendingTx> {
-        if let Some((_, tx)) = self.included.get(hash) {
+        if let Some((_, _, tx)) = self.included.get(hash) {
             return Some(tx);
         }
         let (arrival_seq, nonce) = self.by_hash.get(hash)?;
@@ -311,6 +322,12 @@ impl Mempool {
     /// Number of txs taken into the block being built.
     pub fn included_len(&self) -> usize {
         self.included.len()
+    }
+
+    /// How many txs have been put in a queue so far (wrapping): unchanged means no tx
+    /// became selectable that was not before, for the same nonces.
+    pub fn enqueued(&self) -> u64 {
+        self.enqueued
     }
 
     /// Number of pending txs.
@@ -327,7 +344,8 @@ impl Mempool {
         self.byte_count
     }
 
-    /// Number of senders with at least one pending tx.
+    /// Number of senders with at least one queued tx (txs taken into the block being built
+    /// are not queued).
     pub fn senders(&self) -> usize {
         self.queues.len()
     }
@@ -417,12 +435,15 @@ impl Mempool {
     ) -> Vec<PendingTx> {
         let selected = self.select_from(max_txs, max_bytes, next_height, next_nonce);
         for tx in &selected {
+            let Some(&(arrival_seq, _)) = self.by_hash.get(&tx.hash) else {
+                continue;
+            };
             if let Some(taken) = self.remove_by_hash(&tx.hash) {
                 self.tx_count += 1;
                 self.byte_count += taken.bytes.len();
                 self.included_slots.insert((taken.signer, taken.nonce));
                 self.included
-                    .insert(taken.hash, (self.included_seq_next, taken));
+                    .insert(taken.hash, (self.included_seq_next, arrival_seq, taken));
                 self.included_seq_next += 1;
             }
         }
@@ -430,16 +451,18 @@ impl Mempool {
     }
 
     /// Puts every included tx back in its queue (the block being built was abandoned), in
-    /// the order they were taken, so the senders keep their relative turn.
+    /// the order they were taken. A sender whose queue emptied when its txs were taken
+    /// gets its place in the round order back; one that sent more meanwhile keeps the
+    /// place it took then.
     pub fn release_included(&mut self) {
         self.included_slots.clear();
-        let mut released: Vec<(u64, PendingTx)> =
+        let mut released: Vec<(u64, u64, PendingTx)> =
             std::mem::take(&mut self.included).into_values().collect();
-        released.sort_unstable_by_key(|(seq, _)| *seq);
-        for (_, tx) in released {
+        released.sort_unstable_by_key(|(seq, _, _)| *seq);
+        for (_, arrival_seq, tx) in released {
             self.tx_count -= 1;
             self.byte_count -= tx.bytes.len();
-            self.enqueue(tx);
+            self.enqueue(tx, Some(arrival_seq));
         }
     }
 
@@ -457,7 +480,7 @@ impl Mempool {
     ) -> usize {
         let mut removed = 0;
         for hash in included {
-            if let Some((_, tx)) = self.included.remove(hash) {
+            if let Some((_, _, tx)) = self.included.remove(hash) {
                 self.included_slots.remove(&(tx.signer, tx.nonce));
                 self.tx_count -= 1;
                 self.byte_count -= tx.bytes.len();
@@ -645,7 +668,7 @@ mod tests {
             }
         }
         let queued = tx_count;
-        for (hash, (_, tx)) in &pool.included {
+        for (hash, (_, _, tx)) in &pool.included {
             assert_eq!(&tx.hash, hash);
             assert!(!pool.by_hash.contains_key(hash), "included tx still queued");
             assert!(pool.included_slots.contains(&(tx.signer, tx.nonce)));
@@ -1500,5 +1523,20 @@ mod tests {
         pool.clear();
         check_invariants(&pool);
         assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn released_senders_get_their_place_back_before_later_arrivals() {
+        let mut pool = pool_with(roomy(), [pending(1, 0), pending(2, 0)]);
+        let enqueued = pool.enqueued();
+        pool.take(10, usize::MAX, 1, next_in_block(&[]));
+        pool.insert(pending(3, 0), 0, 1).expect("a later arrival");
+        assert_ne!(pool.enqueued(), enqueued);
+        pool.release_included();
+        check_invariants(&pool);
+        assert_eq!(
+            picked(&pool.select(10, usize::MAX, 1, committed(&[]))),
+            vec![(1, 0), (2, 0), (3, 0)]
+        );
     }
 }

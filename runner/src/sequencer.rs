@@ -45,6 +45,9 @@ struct Building {
     txs: usize,
     bytes: usize,
     execute_time: Duration,
+    /// The mempool's `enqueued` count when a step last found nothing ready: until it
+    /// moves, nothing new can be (within a block, readiness changes only with new txs).
+    idle_at: Option<u64>,
 }
 
 /// Requests to the sequencer thread.
@@ -283,6 +286,7 @@ impl Sequencer {
             txs: 0,
             bytes: 0,
             execute_time: Duration::ZERO,
+            idle_at: None,
         });
         Ok(())
     }
@@ -299,8 +303,17 @@ impl Sequencer {
     }
 
     /// One step of the block being built: opens it if transactions wait, then takes up
-    /// to `max_txs` ready transactions and executes them. Returns how many.
+    /// to `max_txs` ready transactions and executes them. Returns how many. On an error
+    /// the open block is dropped and its transactions go back to the mempool.
     fn step(&mut self, max_txs: usize) -> Result<usize, AppError> {
+        let result = self.try_step(max_txs);
+        if result.is_err() {
+            self.abandon_block();
+        }
+        result
+    }
+
+    fn try_step(&mut self, max_txs: usize) -> Result<usize, AppError> {
         if self.building.is_none() {
             let waiting = {
                 let mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
@@ -322,15 +335,27 @@ impl Sequencer {
             .saturating_sub(building.txs)
             .min(max_txs);
         let max_bytes = self.config.max_block_bytes.saturating_sub(building.bytes);
-        let taken = self.mempool.lock().unwrap_or_else(|e| e.into_inner()).take(
-            max_txs,
-            max_bytes,
-            building.height,
-            |account| match building.next_nonce.get(account) {
-                Some(next) => *next,
-                None => Some(shared.committed_nonce(account)),
-            },
-        );
+        if max_txs == 0 || max_bytes == 0 {
+            return Ok(0);
+        }
+        let taken = {
+            let mut mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            let enqueued = mempool.enqueued();
+            if building.idle_at == Some(enqueued) {
+                return Ok(0);
+            }
+            let taken = mempool.take(
+                max_txs,
+                max_bytes,
+                building.height,
+                |account| match building.next_nonce.get(account) {
+                    Some(next) => *next,
+                    None => Some(shared.committed_nonce(account)),
+                },
+            );
+            building.idle_at = taken.is_empty().then_some(enqueued);
+            taken
+        };
         if taken.is_empty() {
             return Ok(0);
         }
@@ -352,20 +377,32 @@ impl Sequencer {
     }
 
     /// Seals one block: opens it if needed, executes what is ready, then signs and
-    /// commits it. Returns its height.
+    /// commits it. Returns its height. If that fails, the block is dropped and its
+    /// transactions go back to the mempool.
     pub fn produce_block(&mut self) -> Result<u64, AppError> {
+        let result = self.seal();
+        if result.is_err() {
+            self.abandon_block();
+        }
+        result
+    }
+
+    fn seal(&mut self) -> Result<u64, AppError> {
         let started = Instant::now();
         let info = self.app.info();
         self.open_block()?;
         while self.step(usize::MAX)? > 0 {}
-        let building = self.building.take();
-        let execute_time = building.map_or(Duration::ZERO, |b| b.execute_time);
+        let execute_time = self
+            .building
+            .as_ref()
+            .map_or(Duration::ZERO, |b| b.execute_time);
         let last_step = started.elapsed();
         let finalized = self.app.end_block()?;
         let roots = started.elapsed();
         let height = finalized.height;
         let header = header_for(&info, &finalized, finalized.receipts.len(), &self.key);
         self.app.commit(header)?;
+        self.building = None;
         let stored = started.elapsed();
         self.head.store(height, Ordering::Release);
         let _ = self.committed.send(height);

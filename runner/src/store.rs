@@ -771,7 +771,7 @@ fn decode_page(tier: u8, bytes: &[u8]) -> Option<Vec<Hash>> {
 /// Tier and page of a top-tree heap index, if its depth is a tier's.
 fn page_of(index: u32) -> Option<(u8, u16)> {
     let depth = index.checked_ilog2()?;
-    if depth == 0 || depth % PAGE_BITS != 0 {
+    if depth == 0 || depth > 16 || depth % PAGE_BITS != 0 {
         return None;
     }
     let tier = u8::try_from((16 - depth) / PAGE_BITS).ok()?;
@@ -884,7 +884,20 @@ mod tests {
         assert_eq!(page_of((1 << 13) - 1), Some((1, 255)));
         assert_eq!(page_of(1 << 8), Some((2, 0)));
         assert_eq!(page_of(31), Some((3, 0)));
-        for between in [1, 2, 3, 15, 32, 255, 512, 4095, 8192, BUCKETS - 1] {
+        for between in [
+            1,
+            2,
+            3,
+            15,
+            32,
+            255,
+            512,
+            4095,
+            8192,
+            BUCKETS - 1,
+            1 << 20,
+            u32::MAX,
+        ] {
             assert_eq!(page_of(between), None, "index {between}");
         }
     }

@@ -1772,3 +1772,46 @@ async fn proofs_at_every_height_verify_before_and_after_a_revert() {
     let after_revert = check_all(5).await;
     assert_eq!(after_revert, 10 + 11 + 12 + 13 + 14 + 15);
 }
+
+/// A block message carries an id too, so a client that saw a block (with or without
+/// events) resumes after it: the next message is the next block's, nothing repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_stream_resumes_after_a_block_message_without_repeating_it() {
+    let node = TestNode::start(BlockMode::Manual).await;
+    let c = &node.client;
+    c.mine(1).await; // block 1: no events
+    let first = transfer(1, 0, dev_id(2), 5);
+    c.submit(&first).await;
+    c.mine(1).await; // block 2: one transfer
+
+    let wait = Duration::from_secs(10);
+    let mut stream = SseReader::open(c, "/v1/events?from=1", None).await;
+    let block1 = stream.next(wait).await.expect("block 1 message");
+    assert_eq!(block1.event, "block");
+    let id1 = block1.id.clone().expect("a block message has an id");
+    assert_eq!(id1, format!("1:{}:{}", u32::MAX, u32::MAX));
+    drop(stream);
+
+    let mut resumed = SseReader::open(c, "/v1/events?from=1", Some(&id1)).await;
+    let next = resumed.next(wait).await.expect("a message after block 1");
+    let data: Value = serde_json::from_str(&next.data).expect("JSON");
+    assert_eq!(next.event, "event", "{}", next.data);
+    assert_eq!(data["height"], 2);
+    assert_eq!(data["tx_hash"], tx_hash(&first));
+    let mut last = next;
+    while last.event != "block" {
+        last = resumed.next(wait).await.expect("the rest of block 2");
+    }
+    assert_eq!(last.id, Some(format!("2:{}:{}", u32::MAX, u32::MAX)));
+    drop(resumed);
+
+    // Resuming after the last block waits for the next one.
+    let mut caught_up = SseReader::open(c, "/v1/events", last.id.as_deref()).await;
+    c.mine(1).await;
+    let block3 = caught_up.next(wait).await.expect("block 3 message");
+    assert_eq!(block3.event, "block");
+    assert_eq!(
+        serde_json::from_str::<Value>(&block3.data).expect("JSON")["height"],
+        3
+    );
+}

@@ -1,7 +1,8 @@
 //! `GET /v1/events`: server-sent events of committed blocks' events, resumable. Each SSE
 //! message is one event with id `height:position:index` (position 0 is the block's
-//! timeout hook, i + 1 its transaction i); `?from=H` starts at block H, and a
-//! `Last-Event-ID` header resumes just after that event.
+//! timeout hook, i + 1 its transaction i), and each block ends with a `block` message
+//! whose id `height:4294967295:4294967295` sorts after all of its events; `?from=H` starts
+//! at block H, and a `Last-Event-ID` header resumes just after that message.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,8 +23,13 @@ pub struct EventParams {
     pub from: Option<u64>,
 }
 
-/// A cursor: (height, position, index) of the last event delivered.
+/// A cursor: (height, position, index) of the last message delivered.
 type Cursor = (u64, u32, u32);
+
+/// The cursor of a block's closing `block` message: after every event of the block.
+fn block_end(height: u64) -> Cursor {
+    (height, u32::MAX, u32::MAX)
+}
 
 fn parse_cursor(text: &str) -> Option<Cursor> {
     let mut parts = text.split(':');
@@ -127,8 +133,17 @@ fn block_events(node: &Shared, height: u64, resume: Option<Cursor>) -> Vec<SseEv
             );
         }
     }
-    out.push(SseEvent::default().event("block").data(
-        json!({ "height": height, "hash": hex::encode(block.header.header.hash()) }).to_string(),
-    ));
+    let end = block_end(height);
+    if resume.is_none_or(|after| end > after) {
+        out.push(
+            SseEvent::default()
+                .id(format!("{}:{}:{}", end.0, end.1, end.2))
+                .event("block")
+                .data(
+                    json!({ "height": height, "hash": hex::encode(block.header.header.hash()) })
+                        .to_string(),
+                ),
+        );
+    }
     out
 }

@@ -411,28 +411,24 @@ fn prefetch_accounts(
         .collect())
 }
 
+/// The roots of the given buckets' leaf lists, on every core.
+fn bucket_roots_parallel(leaf_lists: &[Vec<Hash>]) -> Vec<Hash> {
+    use rayon::prelude::*;
+    leaf_lists
+        .par_iter()
+        .with_min_len(64)
+        .map(|leaves| merkle_root(leaves))
+        .collect()
+}
+
 /// [`StateTree::commit_buckets_with`] on every core.
 fn commit_buckets_parallel(tree: &mut StateTree) {
-    use rayon::prelude::*;
-    tree.commit_buckets_with(|leaf_lists| {
-        leaf_lists
-            .par_iter()
-            .with_min_len(64)
-            .map(|leaves| merkle_root(leaves))
-            .collect()
-    })
+    tree.commit_buckets_with(bucket_roots_parallel)
 }
 
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
 pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
-    use rayon::prelude::*;
-    tree.commit_with(|leaf_lists| {
-        leaf_lists
-            .par_iter()
-            .with_min_len(64)
-            .map(|leaves| merkle_root(leaves))
-            .collect()
-    })
+    tree.commit_with(bucket_roots_parallel)
 }
 
 /// Loads every state entry into `tree`, hashing values on every core in chunks while the

@@ -272,14 +272,19 @@ async fn concurrent_clients_with_shuffled_nonces_all_commit_with_exact_balances(
 async fn concurrent_clients_commit_exactly_when_blocks_are_built_in_steps() {
     let node = concurrent_clients_commit_exactly(BlockMode::Interval { block_time_ms: 200 }).await;
     let head = node.client.height().await;
-    let dir = node.stop().await;
-    let path = dir.path().to_path_buf();
-    let report = tokio::task::spawn_blocking(move || agora_runner::replay::replay(&path))
-        .await
-        .expect("replay task")
-        .expect("replay runs");
+    let report = stop_and_replay(node).await;
     assert_eq!(report.mismatches, vec![]);
     assert!(report.head >= head);
+}
+
+/// Stops the node and re-executes its data dir from genesis.
+async fn stop_and_replay(node: TestNode) -> agora_runner::replay::ReplayReport {
+    let dir = node.stop().await;
+    let path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || agora_runner::replay::replay(&path))
+        .await
+        .expect("replay task")
+        .expect("replay runs")
 }
 
 async fn concurrent_clients_commit_exactly(mode: BlockMode) -> TestNode {
@@ -882,13 +887,7 @@ async fn replay_of_the_data_dir_matches_every_stored_root() {
         .expect("root")
         .to_string();
     drop(c);
-    let dir = node.stop().await;
-
-    let path = dir.path().to_path_buf();
-    let report = tokio::task::spawn_blocking(move || agora_runner::replay::replay(&path))
-        .await
-        .expect("replay task")
-        .expect("replay runs");
+    let report = stop_and_replay(node).await;
     assert_eq!(report.mismatches, vec![]);
     assert_eq!(report.head, head);
     assert_eq!(report.blocks_checked, head + 1);

@@ -1,6 +1,7 @@
 //! Crash safety of a real `agora-runner devnet` process (SPEC §8, docs/durability.md).
 //!
-//! One data dir, one process at a time. Each cycle starts the runner, lets it recover,
+//! One data dir, one process at a time. Each cycle starts the runner (instant blocks and
+//! 50 ms intervals in turn), lets it recover,
 //! drives signed transactions into it (batches, plus one sender that waits for each
 //! receipt with `?wait=commit`), and SIGKILLs it at a random moment — during start-up,
 //! during a block commit, anywhere. Then it starts again on the same data dir. Throughout,
@@ -578,7 +579,14 @@ async fn kill_nine_under_load_loses_no_committed_transaction() {
     let mut recent_from = 0u64;
     loop {
         let final_phase = kills_done >= kills;
-        let mut node = RunnerProcess::spawn(&data_dir, &log, &["--instant"]);
+        // Every other start uses 50 ms intervals, so kills also land while a block is
+        // being built in steps between ticks, not only while one is sealed.
+        let mode: &[&str] = if kills_done % 2 == 0 {
+            &["--instant"]
+        } else {
+            &["--block-time-ms", "50"]
+        };
+        let mut node = RunnerProcess::spawn(&data_dir, &log, mode);
         let up_for = Duration::from_millis(rng.below(max_up_ms.max(1)));
         let spawned_at = node.spawned_at;
         let remaining = |range: std::ops::Range<usize>| {

@@ -612,11 +612,6 @@ impl AgoraApp {
         }
     }
 
-    /// Height of the open block, if one is open.
-    pub fn open_height(&self) -> Option<u64> {
-        self.open.as_ref().map(|open| open.ctx.height)
-    }
-
     /// Stages the open block: roots of its lists and the state tree.
     fn stage_open(&mut self) -> Result<FinalizedBlock, AppError> {
         let open = self.open.take().ok_or(AppError::NothingOpen)?;

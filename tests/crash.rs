@@ -581,7 +581,7 @@ async fn kill_nine_under_load_loses_no_committed_transaction() {
         let final_phase = kills_done >= kills;
         // Every other start uses 50 ms intervals, so kills also land while a block is
         // being built in steps between ticks, not only while one is sealed.
-        let mode: &[&str] = if kills_done % 2 == 0 {
+        let mode: &[&str] = if kills_done.is_multiple_of(2) {
             &["--instant"]
         } else {
             &["--block-time-ms", "50"]

@@ -72,7 +72,8 @@ pub struct ProposedBlock {
 pub struct FinalizedBlock {
     pub height: u64,
     pub time_ms: u64,
-    pub receipts: Vec<Receipt>,
+    /// Shared, so the staged copy and the driver's are one list.
+    pub receipts: Arc<[Receipt]>,
     pub hook_events: Vec<Event>,
     pub tx_root: Hash,
     pub receipts_root: Hash,
@@ -129,7 +130,7 @@ pub trait Application {
     ) -> Result<(), AppError>;
     /// Executes transactions in the open block, after those delivered before; returns
     /// their receipts.
-    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<Vec<Receipt>, AppError>;
+    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<&[Receipt], AppError>;
     /// Closes the open block and stages it, as `finalize_block` of the same transactions.
     fn end_block(&mut self) -> Result<FinalizedBlock, AppError>;
     /// Writes the staged block with its signed header in one atomic, synced batch.
@@ -633,7 +634,7 @@ impl AgoraApp {
             receipts_root,
             hook_events_hash: agora_contract::header::hook_events_hash(&open.hook_events),
             state_root,
-            receipts: open.receipts,
+            receipts: Arc::from(open.receipts),
             hook_events: open.hook_events,
         };
         self.staged = Some(Staged {
@@ -751,7 +752,7 @@ impl Application for AgoraApp {
         Ok(())
     }
 
-    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<Vec<Receipt>, AppError> {
+    fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<&[Receipt], AppError> {
         let open = self.open.as_mut().ok_or(AppError::NothingOpen)?;
         let txs: Vec<Vec<u8>> = txs.iter().map(|tx| tx.to_vec()).collect();
         let hashes: Vec<Hash> = txs.iter().map(|tx| sha256(&[tx])).collect();
@@ -784,9 +785,10 @@ impl Application for AgoraApp {
         open.receipt_leaves.extend(receipt_leaves);
         open.tx_leaves
             .extend(hashes.iter().map(|hash| list_leaf(hash)));
-        open.receipts.extend(receipts.iter().cloned());
+        let first = open.receipts.len();
+        open.receipts.extend(receipts);
         open.txs.extend(txs);
-        Ok(receipts)
+        Ok(open.receipts.get(first..).unwrap_or_default())
     }
 
     fn end_block(&mut self) -> Result<FinalizedBlock, AppError> {

@@ -361,7 +361,7 @@ impl Sequencer {
         }
         let txs: Vec<Arc<[u8]>> = taken.iter().map(|tx| tx.bytes.clone()).collect();
         let receipts = self.app.deliver_txs(&txs)?;
-        for (tx, receipt) in taken.iter().zip(&receipts) {
+        for (tx, receipt) in taken.iter().zip(receipts) {
             // A tx that did not consume its nonce leaves its sender's later txs unable
             // to execute in this block.
             let next = receipt

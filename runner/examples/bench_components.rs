@@ -1213,6 +1213,7 @@ impl Chain {
         let write = BlockWrite {
             block: &block,
             receipts: &outcome.receipts,
+            encoded_receipts: &encoded,
             writes: &outcome.writes,
             pages: &pages,
         };
@@ -1299,11 +1300,13 @@ fn batch_bytes(write: &BlockWrite<'_>) -> usize {
         .iter()
         .map(|(tier, _, hashes)| 11 + agora_runner::store::encode_page(*tier, hashes).len())
         .sum();
-    let receipts: usize = write
-        .receipts
-        .iter()
-        .map(|receipt| 12 + borsh::to_vec(receipt).map_or(0, |bytes| bytes.len()) + 32 + 12)
-        .sum();
+    // One receipt list per block (count, end offsets, receipts), a tx index entry per tx.
+    let receipts: usize = 12
+        + write
+            .encoded_receipts
+            .iter()
+            .map(|receipt| 4 + receipt.len() + 32 + 12)
+            .sum::<usize>();
     let block = borsh::to_vec(write.block).map_or(0, |bytes| bytes.len()) + 8;
     state + nodes + receipts + block + 12
 }

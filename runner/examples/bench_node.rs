@@ -2962,6 +2962,14 @@ fn main() {
         );
         return;
     }
+    // The node's own logs, off unless asked for: `RUST_LOG=agora_runner::sequencer=debug`
+    // prints each block's seal phases (execute, last step, roots, store) on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let scale = Scale::from_args();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(

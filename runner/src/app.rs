@@ -159,6 +159,8 @@ struct OpenBlock {
     /// List leaves of the tx hashes and of the encoded receipts, for the block's roots.
     tx_leaves: Vec<Hash>,
     receipt_leaves: Vec<Hash>,
+    /// The receipts borsh-encoded: hashed for the leaves, stored as they are.
+    encoded_receipts: Vec<Vec<u8>>,
     txs: Vec<Vec<u8>>,
     rollback: HashMap<Vec<u8>, Option<Hash>>,
 }
@@ -170,6 +172,7 @@ const PARALLEL_HASH_MIN_KEYS: usize = 256;
 struct Staged {
     finalized: FinalizedBlock,
     txs: Vec<Vec<u8>>,
+    encoded_receipts: Vec<Vec<u8>>,
     writes: WriteSet,
     pages: Vec<(u8, u16, Vec<Hash>)>,
     /// Value hashes the tree held before the block, to roll it back.
@@ -596,6 +599,7 @@ impl AgoraApp {
             receipts: Vec::new(),
             tx_leaves: Vec::new(),
             receipt_leaves: Vec::new(),
+            encoded_receipts: Vec::new(),
             txs: Vec::new(),
             rollback,
         });
@@ -640,6 +644,7 @@ impl AgoraApp {
         self.staged = Some(Staged {
             finalized: finalized.clone(),
             txs: open.txs,
+            encoded_receipts: open.encoded_receipts,
             writes: open.writes,
             pages,
             rollback: open.rollback.into_iter().collect(),
@@ -773,16 +778,16 @@ impl Application for AgoraApp {
         block.absorb(step_writes);
         open.writes = block.into_parts().0;
         let tree = &mut self.tree;
-        let (_, receipt_leaves) = rayon::join(
+        let (_, (encoded, receipt_leaves)) = rayon::join(
             || commit_buckets_parallel(tree),
             || {
-                receipts
-                    .iter()
-                    .map(|receipt| list_leaf(&borsh::to_vec(receipt).unwrap_or_default()))
-                    .collect::<Vec<Hash>>()
+                let encoded = crate::store::encode_receipts(&receipts);
+                let leaves: Vec<Hash> = encoded.iter().map(|bytes| list_leaf(bytes)).collect();
+                (encoded, leaves)
             },
         );
         open.receipt_leaves.extend(receipt_leaves);
+        open.encoded_receipts.extend(encoded);
         open.tx_leaves
             .extend(hashes.iter().map(|hash| list_leaf(hash)));
         let first = open.receipts.len();
@@ -828,6 +833,7 @@ impl Application for AgoraApp {
         let write = BlockWrite {
             block: &stored,
             receipts: &staged.finalized.receipts,
+            encoded_receipts: &staged.encoded_receipts,
             writes: &staged.writes,
             pages: &staged.pages,
         };

@@ -395,7 +395,8 @@ impl Runtimes {
 fn thread_group(comm: &str) -> &'static str {
     if comm.starts_with("verify-") {
         "admission (verify-* pool)"
-    } else if comm == "sequencer" {
+    } else if comm.starts_with("sequencer") {
+        // the sequencer thread and its pool (sequencer-0, sequencer-1)
         "sequencer"
     } else if comm.starts_with("server") {
         "HTTP server (tokio)"

@@ -183,9 +183,15 @@ impl Node {
             metrics.clone(),
             0,
         );
+        // The sequencer's parallel work (tree hashing, reads ahead, list roots) runs on a
+        // pool of its own: on rayon's global pool, anything else there delayed a block.
+        let sequencer_pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("sequencer-{i}"))
+            .build()
+            .map_err(|error| NodeError::Io(std::io::Error::other(error)))?;
         let handle = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || sequencer.run(commands_rx))?;
+            .spawn(move || sequencer_pool.install(|| sequencer.run(commands_rx)))?;
         Ok(Arc::new(Node {
             app: shared,
             store,

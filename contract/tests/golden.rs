@@ -35,14 +35,10 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-const TRANSACTIONS_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/golden/transactions.json"
-);
-const KEYS_AND_AUDIT_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/golden/keys_and_audit.json"
-);
+// Paths relative to the package root, where `cargo test` runs test binaries (a path
+// fixed at compile time breaks when a build cache is shared between checkouts).
+const TRANSACTIONS_PATH: &str = "../fixtures/golden/transactions.json";
+const KEYS_AND_AUDIT_PATH: &str = "../fixtures/golden/keys_and_audit.json";
 
 /// The chain id every golden transaction carries.
 const GOLDEN_CHAIN_ID: &str = "agora-golden";

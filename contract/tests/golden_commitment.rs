@@ -52,18 +52,11 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-const COMMITMENT_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/golden/commitment.json"
-);
-const PROOFS_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/golden/proofs.json"
-);
-const HEADERS_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../fixtures/golden/headers.json"
-);
+// Paths relative to the package root, where `cargo test` runs test binaries (a path
+// fixed at compile time breaks when a build cache is shared between checkouts).
+const COMMITMENT_PATH: &str = "../fixtures/golden/commitment.json";
+const PROOFS_PATH: &str = "../fixtures/golden/proofs.json";
+const HEADERS_PATH: &str = "../fixtures/golden/headers.json";
 
 /// The chain id of every golden header (the same as the golden transactions').
 const GOLDEN_CHAIN_ID: &str = "agora-golden";

@@ -20,8 +20,10 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const WIRE_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/wire.md");
-const GOLDEN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/golden");
+// Paths relative to the package root, where `cargo test` runs test binaries (a path
+// fixed at compile time breaks when a build cache is shared between checkouts).
+const WIRE_DOC: &str = "../docs/wire.md";
+const GOLDEN_DIR: &str = "../fixtures/golden";
 
 type H = [u8; 32];
 

@@ -19,9 +19,9 @@ use agora_contract::{AccountId, BoundedVec, Decision, EscrowKind, Uuid};
 use agora_contract::{Action, Amount, CreateEscrow};
 
 fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
+    // Relative to the package root, where `cargo test` runs test binaries (a path fixed
+    // at compile time breaks when a build cache is shared between checkouts).
+    PathBuf::from("../fuzz/corpus").join(target)
 }
 
 /// Seed inputs for `target`.

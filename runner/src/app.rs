@@ -564,11 +564,6 @@ impl AgoraApp {
         writes: &WriteSet,
     ) {
         use rayon::prelude::*;
-        for key in writes.keys() {
-            if !rollback.contains_key(key) {
-                rollback.insert(key.clone(), tree.value_hash_of(key));
-            }
-        }
         let prepare = |(key, value): (&Vec<u8>, &Option<Vec<u8>>)| {
             value
                 .as_deref()
@@ -581,9 +576,9 @@ impl AgoraApp {
             writes.iter().map(prepare).collect()
         };
         for (key, leaf) in writes.keys().zip(leaves) {
-            match leaf {
-                Some(leaf) => tree.set_prepared(key, leaf),
-                None => tree.set_hashed(key, None),
+            let previous = tree.replace(key, leaf);
+            if !rollback.contains_key(key) {
+                rollback.insert(key.clone(), previous);
             }
         }
     }

@@ -37,6 +37,49 @@ fn empty_state_root_is_the_all_empty_top_tree() {
 }
 
 #[test]
+fn merkle_root_equals_rs_merkle_for_every_size() {
+    for count in 0u32..=300 {
+        let leaves: Vec<Hash> = (0..count)
+            .map(|i| value_hash(&(i ^ count).to_le_bytes()))
+            .collect();
+        let expected = rs_merkle::MerkleTree::<CommitHasher>::from_leaves(&leaves)
+            .root()
+            .unwrap_or(EMPTY_ROOT);
+        assert_eq!(merkle_root(&leaves), expected, "{count} leaves");
+    }
+}
+
+#[test]
+fn replace_returns_the_previous_value_hash_and_matches_set() {
+    let mut replaced = filled(40);
+    let mut set = filled(40);
+    let prepared = |k: &[u8], v: &[u8]| Some(PreparedLeaf::new(k, value_hash(v)));
+    // An existing key, a new key, a deleted key, an absent key deleted.
+    assert_eq!(
+        replaced.replace(&key(3), prepared(&key(3), b"new")),
+        Some(value_hash(&3u32.to_le_bytes()))
+    );
+    assert_eq!(replaced.replace(&key(100), prepared(&key(100), b"x")), None);
+    assert_eq!(
+        replaced.replace(&key(5), None),
+        Some(value_hash(&5u32.to_le_bytes()))
+    );
+    assert_eq!(replaced.replace(&key(101), None), None);
+    set.set(&key(3), Some(b"new"));
+    set.set(&key(100), Some(b"x"));
+    set.set(&key(5), None);
+    set.set(&key(101), None);
+    assert_eq!(replaced.len(), 40);
+    assert_eq!(replaced.commit(), set.commit());
+    // Setting the value a key already holds leaves its bucket clean.
+    assert_eq!(
+        replaced.replace(&key(3), prepared(&key(3), b"new")),
+        Some(value_hash(b"new"))
+    );
+    assert!(!replaced.is_dirty());
+}
+
+#[test]
 fn top_tree_matches_rs_merkle_over_bucket_roots() {
     let tree = filled(300);
     let roots: Vec<Hash> = (0..BUCKETS as usize)

@@ -128,33 +128,45 @@ impl StateTree {
         self.update(key, bucket, Some(Entry { value_hash, leaf }));
     }
 
+    /// Sets `key` to a leaf prepared with [`PreparedLeaf::new`] for it (`None` deletes
+    /// it) and returns the value hash it held before: one search of the bucket where
+    /// [`StateTree::value_hash_of`] and then a set take two.
+    pub fn replace(&mut self, key: &[u8], prepared: Option<PreparedLeaf>) -> Option<Hash> {
+        match prepared {
+            Some(PreparedLeaf {
+                bucket,
+                value_hash,
+                leaf,
+            }) => self.update(key, bucket, Some(Entry { value_hash, leaf })),
+            None => self.update(key, bucket_of(key), None),
+        }
+    }
+
     fn remove(&mut self, key: &[u8]) {
         self.update(key, bucket_of(key), None);
     }
 
-    fn update(&mut self, key: &[u8], bucket: u16, entry: Option<Entry>) {
-        let Some(leaves) = self.buckets.get_mut(usize::from(bucket)) else {
-            return;
+    /// Sets or deletes one leaf; returns the value hash the key held before.
+    fn update(&mut self, key: &[u8], bucket: u16, entry: Option<Entry>) -> Option<Hash> {
+        let leaves = self.buckets.get_mut(usize::from(bucket))?;
+        let previous = match entry {
+            Some(entry) => leaves.insert(key.to_vec(), entry),
+            None => leaves.remove(key),
         };
-        let changed = match entry {
-            Some(entry) => match leaves.insert(key.to_vec(), entry) {
-                Some(previous) => previous != entry,
-                None => {
-                    self.entries = self.entries.saturating_add(1);
-                    true
-                }
-            },
-            None => {
-                let removed = leaves.remove(key).is_some();
-                if removed {
-                    self.entries = self.entries.saturating_sub(1);
-                }
-                removed
-            }
+        let changed = match (&previous, &entry) {
+            (Some(previous), Some(entry)) => previous != entry,
+            (None, None) => false,
+            _ => true,
         };
+        match (&previous, &entry) {
+            (None, Some(_)) => self.entries = self.entries.saturating_add(1),
+            (Some(_), None) => self.entries = self.entries.saturating_sub(1),
+            _ => {}
+        }
         if changed {
             self.dirty.insert(bucket);
         }
+        previous.map(|previous| previous.value_hash)
     }
 
     /// Applies a batch of writes (`None` deletes).

@@ -31,7 +31,7 @@ use agora_contract::TxError;
 use agora_contract::{sig, wallet};
 
 use crate::nonces::NonceCache;
-use crate::store::{BlockWrite, Store, StoreError, StoredBlock};
+use crate::store::{BlockContents, PreparedBatch, Store, StoreError, StoredBlock};
 
 /// What the application reports about itself (ABCI `Info`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,7 +172,8 @@ const PARALLEL_HASH_MIN_KEYS: usize = 256;
 struct Staged {
     finalized: FinalizedBlock,
     txs: Vec<Vec<u8>>,
-    encoded_receipts: Vec<Vec<u8>>,
+    /// The block's batch without its pages, record and head (built with the roots).
+    batch: PreparedBatch,
     writes: WriteSet,
     pages: Vec<(u8, u16, Vec<Hash>)>,
     /// Value hashes the tree held before the block, to roll it back.
@@ -616,15 +617,41 @@ impl AgoraApp {
     fn stage_open(&mut self) -> Result<FinalizedBlock, AppError> {
         let open = self.open.take().ok_or(AppError::NothingOpen)?;
         let tree = &mut self.tree;
-        let ((state_root, nodes), (tx_root, receipts_root)) = rayon::join(
+        let store = &self.shared.store;
+        let contents = BlockContents {
+            height: open.ctx.height,
+            receipts: &open.receipts,
+            encoded_receipts: &open.encoded_receipts,
+            writes: &open.writes,
+            hook_events: &open.hook_events,
+            tx_bytes: open.txs.iter().map(Vec::len).sum(),
+        };
+        // The roots, and beside them most of the block's batch, which needs neither.
+        let ((state_root, nodes), ((tx_root, receipts_root), prepared)) = rayon::join(
             || commit_parallel(tree),
             || {
                 rayon::join(
-                    || merkle_root(&open.tx_leaves),
-                    || merkle_root(&open.receipt_leaves),
+                    || {
+                        rayon::join(
+                            || merkle_root(&open.tx_leaves),
+                            || merkle_root(&open.receipt_leaves),
+                        )
+                    },
+                    || store.prepare_block(&contents),
                 )
             },
         );
+        let batch = match prepared {
+            Ok(batch) => batch,
+            Err(error) => {
+                // The block is dropped: its leaves go back as they were.
+                for (key, hash) in open.rollback {
+                    self.tree.set_hashed(&key, hash);
+                }
+                commit_parallel(&mut self.tree);
+                return Err(error.into());
+            }
+        };
         let pages = crate::store::changed_pages(&nodes, |index| self.tree.node(index));
         let finalized = FinalizedBlock {
             height: open.ctx.height,
@@ -639,7 +666,7 @@ impl AgoraApp {
         self.staged = Some(Staged {
             finalized: finalized.clone(),
             txs: open.txs,
-            encoded_receipts: open.encoded_receipts,
+            batch,
             writes: open.writes,
             pages,
             rollback: open.rollback.into_iter().collect(),
@@ -825,14 +852,17 @@ impl Application for AgoraApp {
             txs: staged.txs,
             hook_events: staged.finalized.hook_events.clone(),
         };
-        let write = BlockWrite {
-            block: &stored,
-            receipts: &staged.finalized.receipts,
-            encoded_receipts: &staged.encoded_receipts,
-            writes: &staged.writes,
-            pages: &staged.pages,
-        };
-        if let Err(error) = self.shared.store.commit_block(&write) {
+        // The written accounts' nonces are decoded on the other core during the write (and
+        // outside the cache's lock, which admission takes for every transaction).
+        let (written, nonces) = rayon::join(
+            || {
+                self.shared
+                    .store
+                    .finish_block(staged.batch, &stored, &staged.pages)
+            },
+            || account_nonces(&staged.writes).collect::<Vec<_>>(),
+        );
+        if let Err(error) = written {
             // Nothing was written; put the tree back so a retry starts clean.
             for (key, hash) in staged.rollback {
                 self.tree.set_hashed(&key, hash);
@@ -840,9 +870,7 @@ impl Application for AgoraApp {
             commit_parallel(&mut self.tree);
             return Err(error.into());
         }
-        self.shared
-            .nonces
-            .block_committed(account_nonces(&staged.writes));
+        self.shared.nonces.block_committed(nonces);
         self.last_header_hash = stored.header.header.hash();
         self.last_height = Some(height);
         self.last_time_ms = stored.header.header.time_ms;

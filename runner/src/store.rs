@@ -139,6 +139,26 @@ pub struct BlockWrite<'a> {
     pub pages: &'a [(u8, u16, Vec<Hash>)],
 }
 
+/// What a block commits apart from its header and top-tree pages, known once its
+/// transactions are executed.
+pub struct BlockContents<'a> {
+    pub height: u64,
+    pub receipts: &'a [Receipt],
+    /// The same receipts borsh-encoded, in the same order.
+    pub encoded_receipts: &'a [Vec<u8>],
+    pub writes: &'a WriteSet,
+    pub hook_events: &'a [Event],
+    /// Total bytes of the block's transactions (to size the batch).
+    pub tx_bytes: usize,
+}
+
+/// A block's batch from [`Store::prepare_block`], waiting for [`Store::finish_block`].
+pub struct PreparedBatch {
+    batch: WriteBatch,
+    height: u64,
+    build_time: std::time::Duration,
+}
+
 /// Store failures. Corruption is reported, never papered over.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -336,17 +356,34 @@ impl Store {
         }
     }
 
-    /// Writes genesis (height 0) or a block, all in one synced batch.
+    /// Writes genesis (height 0) or a block, all in one synced batch:
+    /// [`Store::prepare_block`] then [`Store::finish_block`].
     pub fn commit_block(&self, write: &BlockWrite<'_>) -> StoreResult<()> {
+        let contents = BlockContents {
+            height: write.block.header.header.height,
+            receipts: write.receipts,
+            encoded_receipts: write.encoded_receipts,
+            writes: write.writes,
+            hook_events: &write.block.hook_events,
+            tx_bytes: write.block.txs.iter().map(Vec::len).sum(),
+        };
+        let prepared = self.prepare_block(&contents)?;
+        self.finish_block(prepared, write.block, write.pages)
+    }
+
+    /// Builds the part of a block's batch that does not depend on its roots or header:
+    /// state, history, undo record, receipts, tx index and escrow events. The node does
+    /// this while the block's roots are computed. Nothing is written.
+    pub fn prepare_block(&self, contents: &BlockContents<'_>) -> StoreResult<PreparedBatch> {
         let started = std::time::Instant::now();
-        let height = write.block.header.header.height;
+        let height = contents.height;
         // Sized up front: grown by doubling, the batch's buffer was copied a few times over
         // (several MiB for a large block).
-        let mut batch = WriteBatch::with_capacity_bytes(batch_capacity_bytes(write));
+        let mut batch = WriteBatch::with_capacity_bytes(batch_capacity_bytes(contents));
         // Each family's entries go in in key order (see the tx index below for why): the
         // write set is sorted by key, the history by bucket first.
-        let mut history = Vec::with_capacity(write.writes.len());
-        for (key, value) in write.writes {
+        let mut history = Vec::with_capacity(contents.writes.len());
+        for (key, value) in contents.writes {
             match value {
                 Some(value) => batch.put_cf(self.cf(CF_STATE), key, value),
                 None => batch.delete_cf(self.cf(CF_STATE), key),
@@ -357,37 +394,30 @@ impl Store {
         for (key, value) in &history {
             batch.put_cf(self.cf(CF_HISTORY), key, history_value(value.as_deref()));
         }
-        for (tier, page, hashes) in write.pages {
-            batch.put_cf(
-                self.cf(CF_NODES),
-                page_key(*tier, *page, height),
-                encode_page(*tier, hashes),
-            );
-        }
         if height > 0 {
             // Genesis is never undone; a block's undo record is the keys it wrote (their
             // earlier values are in the history).
-            let keys: Vec<&Vec<u8>> = write.writes.keys().collect();
+            let keys: Vec<&Vec<u8>> = contents.writes.keys().collect();
             batch.put_cf(
                 self.cf(CF_UNDO),
                 height.to_be_bytes(),
                 borsh::to_vec(&keys).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             );
         }
-        if write.encoded_receipts.len() != write.receipts.len() {
+        if contents.encoded_receipts.len() != contents.receipts.len() {
             return Err(StoreError::Corrupt(format!(
                 "{} receipts with {} encodings",
-                write.receipts.len(),
-                write.encoded_receipts.len()
+                contents.receipts.len(),
+                contents.encoded_receipts.len()
             )));
         }
         batch.put_cf(
             self.cf(CF_RECEIPTS),
             height.to_be_bytes(),
-            receipt_list(write.encoded_receipts)?,
+            receipt_list(contents.encoded_receipts)?,
         );
-        let mut tx_index = Vec::with_capacity(write.receipts.len());
-        for (index, receipt) in write.receipts.iter().enumerate() {
+        let mut tx_index = Vec::with_capacity(contents.receipts.len());
+        for (index, receipt) in contents.receipts.iter().enumerate() {
             let location = TxLocation {
                 height,
                 index: u32::try_from(index).unwrap_or(u32::MAX),
@@ -402,16 +432,20 @@ impl Store {
             batch.put_cf(self.cf(CF_TXS), hash, location);
         }
         let hook_source = EventSource::BlockHook { height };
-        let sources = std::iter::once((0u32, hook_source, &write.block.hook_events)).chain(
-            write.receipts.iter().enumerate().map(|(index, receipt)| {
-                (
-                    u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1),
-                    EventSource::Tx {
-                        hash: receipt.tx_hash,
-                    },
-                    &receipt.events,
-                )
-            }),
+        let sources = std::iter::once((0u32, hook_source, contents.hook_events)).chain(
+            contents
+                .receipts
+                .iter()
+                .enumerate()
+                .map(|(index, receipt)| {
+                    (
+                        u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1),
+                        EventSource::Tx {
+                            hash: receipt.tx_hash,
+                        },
+                        receipt.events.as_slice(),
+                    )
+                }),
         );
         for (position, source, events) in sources {
             for (number, event) in events.iter().enumerate() {
@@ -426,10 +460,44 @@ impl Store {
                 }
             }
         }
+        Ok(PreparedBatch {
+            batch,
+            height,
+            build_time: started.elapsed(),
+        })
+    }
+
+    /// Completes a prepared batch with the block's top-tree pages, its record and the
+    /// head, and writes it with the WAL synced. `block` must be the prepared height's.
+    pub fn finish_block(
+        &self,
+        prepared: PreparedBatch,
+        block: &StoredBlock,
+        pages: &[(u8, u16, Vec<Hash>)],
+    ) -> StoreResult<()> {
+        let started = std::time::Instant::now();
+        let PreparedBatch {
+            mut batch,
+            height,
+            build_time,
+        } = prepared;
+        if block.header.header.height != height {
+            return Err(StoreError::Corrupt(format!(
+                "a batch prepared for height {height} finished with block {}",
+                block.header.header.height
+            )));
+        }
+        for (tier, page, hashes) in pages {
+            batch.put_cf(
+                self.cf(CF_NODES),
+                page_key(*tier, *page, height),
+                encode_page(*tier, hashes),
+            );
+        }
         batch.put_cf(
             self.cf(CF_BLOCKS),
             height.to_be_bytes(),
-            borsh::to_vec(write.block).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            borsh::to_vec(block).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         );
         batch.put_cf(self.cf(CF_META), META_HEAD, height.to_be_bytes());
         let built = std::time::Instant::now();
@@ -439,7 +507,8 @@ impl Store {
             height,
             entries,
             bytes,
-            build_ms = (built - started).as_secs_f64() * 1e3,
+            prepare_ms = build_time.as_secs_f64() * 1e3,
+            finish_ms = (built - started).as_secs_f64() * 1e3,
             write_ms = built.elapsed().as_secs_f64() * 1e3,
             "block batch written"
         );
@@ -720,9 +789,12 @@ fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> StoreResult<T> {
 /// A generous estimate of the bytes [`Store::commit_block`] puts in its batch: every
 /// record is its key and value plus a tag, a family id and two length varints (≤ 16 B);
 /// hook and escrow events, which are few, are given 64 KiB.
-fn batch_capacity_bytes(write: &BlockWrite<'_>) -> usize {
+fn batch_capacity_bytes(contents: &BlockContents<'_>) -> usize {
     const RECORD: usize = 16;
-    let writes: usize = write
+    // Pages are added later: at most 4 per written key, and the top tree has 4 369.
+    const PAGE_BYTES: usize = 11 + 2 + 16 * 32 + RECORD;
+    let pages = contents.writes.len().saturating_mul(4).min(4_369) * PAGE_BYTES;
+    let writes: usize = contents
         .writes
         .iter()
         .map(|(key, value)| {
@@ -731,17 +803,12 @@ fn batch_capacity_bytes(write: &BlockWrite<'_>) -> usize {
             (key.len() + value + RECORD) + (key.len() + 13 + value + RECORD) + key.len() + 4
         })
         .sum();
-    let pages: usize = write
-        .pages
-        .iter()
-        .map(|(_, _, hashes)| 13 + 32 * hashes.len() + RECORD)
-        .sum();
-    let receipts: usize = write
+    let receipts: usize = contents
         .encoded_receipts
         .iter()
         .map(|receipt| receipt.len() + 4 + (32 + 12 + RECORD))
         .sum();
-    let txs: usize = write.block.txs.iter().map(|tx| tx.len() + 4).sum();
+    let txs = contents.tx_bytes + 4 * contents.receipts.len();
     writes + pages + receipts + txs + (64 << 10)
 }
 

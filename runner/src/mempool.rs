@@ -386,40 +386,48 @@ impl Mempool {
         if max_txs == 0 {
             return selected;
         }
-        let mut cursors: Vec<SelectCursor<'_>> = self
-            .queues
-            .values()
-            .filter_map(|queue| {
-                let nonce_next = next_nonce(&queue.signer)?;
-                Some(SelectCursor {
-                    nonce_next,
-                    txs: queue.txs_by_nonce.range(nonce_next..),
-                })
-            })
-            .collect();
         let mut bytes_selected = 0usize;
-        // Each round keeps, in order, the senders that contributed a tx to it.
+        // One tx from a sender's cursor if it is the next nonce, unexpired and fits; false
+        // ends the sender's part in this selection.
+        let mut advance = |cursor: &mut SelectCursor<'_>, selected: &mut Vec<PendingTx>| {
+            let Some((&nonce, tx)) = cursor.txs.next() else {
+                return false;
+            };
+            if nonce != cursor.nonce_next || tx.is_expired_at(next_height) {
+                return false;
+            }
+            let bytes_after = bytes_selected.saturating_add(tx.bytes.len());
+            if bytes_after > max_bytes {
+                return false;
+            }
+            bytes_selected = bytes_after;
+            selected.push(tx.clone());
+            // At u64::MAX the range is exhausted, so saturating cannot match a later tx.
+            cursor.nonce_next = nonce.saturating_add(1);
+            true
+        };
+        // The first round opens the senders' cursors as it reaches them, so a selection
+        // that fills up early never looks at the senders after it (a block built in small
+        // steps from a large pool looked at every sender on every step).
+        let mut cursors: Vec<SelectCursor<'_>> = Vec::new();
+        for queue in self.queues.values() {
+            if selected.len() >= max_txs {
+                break;
+            }
+            let Some(nonce_next) = next_nonce(&queue.signer) else {
+                continue;
+            };
+            let mut cursor = SelectCursor {
+                nonce_next,
+                txs: queue.txs_by_nonce.range(nonce_next..),
+            };
+            if advance(&mut cursor, &mut selected) {
+                cursors.push(cursor);
+            }
+        }
+        // Each later round keeps, in order, the senders that contributed a tx to it.
         while !cursors.is_empty() {
-            cursors.retain_mut(|cursor| {
-                if selected.len() >= max_txs {
-                    return false;
-                }
-                let Some((&nonce, tx)) = cursor.txs.next() else {
-                    return false;
-                };
-                if nonce != cursor.nonce_next || tx.is_expired_at(next_height) {
-                    return false;
-                }
-                let bytes_after = bytes_selected.saturating_add(tx.bytes.len());
-                if bytes_after > max_bytes {
-                    return false;
-                }
-                bytes_selected = bytes_after;
-                selected.push(tx.clone());
-                // At u64::MAX the range is exhausted, so saturating cannot match a later tx.
-                cursor.nonce_next = nonce.saturating_add(1);
-                true
-            });
+            cursors.retain_mut(|cursor| selected.len() < max_txs && advance(cursor, &mut selected));
         }
         selected
     }
@@ -1020,6 +1028,19 @@ mod tests {
         let selected = pool.select(5, usize::MAX, 1, committed(&[]));
         assert_eq!(picked(&selected), [(1, 0), (2, 0), (3, 0), (1, 1), (2, 1)]);
         assert!(pool.select(0, usize::MAX, 1, committed(&[])).is_empty());
+    }
+
+    #[test]
+    fn a_selection_filled_in_its_first_round_looks_at_no_later_sender() {
+        let txs = (1..=50).map(|signer| pending(signer, 0));
+        let pool = pool_with(roomy(), txs);
+        let asked = std::cell::Cell::new(0u32);
+        let selected = pool.select_from(10, usize::MAX, 1, |_| {
+            asked.set(asked.get() + 1);
+            Some(0)
+        });
+        assert_eq!(selected.len(), 10);
+        assert_eq!(asked.get(), 10, "senders 11 to 50 are never looked at");
     }
 
     /// A tx that does not fit max_bytes ends its sender's selection (its later nonces cannot

@@ -396,7 +396,7 @@ fn thread_group(comm: &str) -> &'static str {
     if comm.starts_with("verify-") {
         "admission (verify-* pool)"
     } else if comm.starts_with("sequencer") {
-        // the sequencer thread and its pool (sequencer-0, sequencer-1)
+        // the sequencer thread and its pool (sequencer-N, one per core)
         "sequencer"
     } else if comm.starts_with("server") {
         "HTTP server (tokio)"

@@ -360,7 +360,8 @@ impl Mempool {
     /// `max_bytes` ends that sender's selection, but other senders' txs may still fit;
     /// selection stops at `max_txs` or when a round adds nothing. Removes nothing.
     ///
-    /// Cost: one `committed_nonce` call per sender, then O(1) per selected tx.
+    /// Cost: at most one `committed_nonce` call per sender (none for the senders after a
+    /// first round that fills `max_txs`), then O(1) per selected tx.
     pub fn select(
         &self,
         max_txs: usize,

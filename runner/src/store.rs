@@ -10,7 +10,7 @@
 //! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
 //! | `nodes` | tier u8 ‖ page u16 ‖ height u64 | the page as of that height: u16 bitmap ‖ its non-empty hashes |
 //! | `blocks` | height u64 | borsh [`StoredBlock`] |
-//! | `receipts` | height u64 | the block's receipts: count u32 ‖ end offsets u32 × count ‖ borsh `Receipt`s |
+//! | `receipts` | height u64 ‖ chunk u32 | receipts 256·chunk to 256·chunk + 255 of the block: count u32 ‖ end offsets u32 × count ‖ borsh `Receipt`s |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
 //! | `undo` | height u64 | borsh list of the keys the block wrote (none for genesis) |
 //! | `escrow_events` | escrow uuid ‖ height u64 ‖ position u32 ‖ event u32 | borsh (EventSource, EscrowEvent) |
@@ -25,9 +25,11 @@
 //! its depth (bit i for hash i, most significant first) followed by those hashes, so a
 //! sparse state stores little more than its non-empty buckets.
 //!
-//! A block's receipts are one entry, not one per transaction: every entry in a batch is a
-//! memtable insert, and those inserts are most of a block's write time. The offsets let
-//! one receipt be decoded without the others.
+//! A block's receipts are stored 256 to an entry, not one per transaction: every entry
+//! in a batch is a memtable insert, and those inserts are most of a block's write time.
+//! Chunks rather than one entry per block keep a single receipt's lookup small (a 20 000-
+//! transaction block's receipts are megabytes); the offsets let one receipt be decoded
+//! without the others.
 //!
 //! In `escrow_events`, position 0 is the block's timeout hook and position i + 1 its
 //! transaction i, so keys sort in the order the events happened.
@@ -310,13 +312,12 @@ impl Store {
 
     /// A stored receipt.
     pub fn receipt(&self, location: TxLocation) -> StoreResult<Option<Receipt>> {
-        let Some(list) = self
-            .db
-            .get_pinned_cf(self.cf(CF_RECEIPTS), location.height.to_be_bytes())?
-        else {
+        let per_entry = u32::try_from(RECEIPTS_PER_ENTRY).unwrap_or(u32::MAX);
+        let key = receipt_chunk_key(location.height, location.index / per_entry);
+        let Some(list) = self.db.get_pinned_cf(self.cf(CF_RECEIPTS), key)? else {
             return Ok(None);
         };
-        match receipt_in_list(&list, location.index)? {
+        match receipt_in_list(&list, location.index % per_entry)? {
             None => Ok(None),
             Some(bytes) => Ok(Some(decode(bytes, "receipt")?)),
         }
@@ -324,20 +325,34 @@ impl Store {
 
     /// All receipts of a block in order (none for an unknown height).
     pub fn receipts(&self, height: u64) -> StoreResult<Vec<Receipt>> {
-        let Some(list) = self
-            .db
-            .get_pinned_cf(self.cf(CF_RECEIPTS), height.to_be_bytes())?
-        else {
-            return Ok(Vec::new());
-        };
-        let count = receipt_count(&list)?;
-        // Capacity from the entry's size, not its count: a corrupt count must not allocate.
-        let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(list.len() / 4));
-        for index in 0..count {
-            let bytes = receipt_in_list(&list, index)?
-                .ok_or_else(|| StoreError::Corrupt("receipt list shorter than its count".into()))?;
-            out.push(decode(bytes, "receipt")?);
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(height.saturating_add(1).to_be_bytes().to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_RECEIPTS), read);
+        iter.seek(height.to_be_bytes());
+        let mut out = Vec::new();
+        let mut expected_chunk = 0u32;
+        while let (Some(key), Some(list)) = (iter.key(), iter.value()) {
+            if key != receipt_chunk_key(height, expected_chunk) {
+                return Err(StoreError::Corrupt(format!(
+                    "receipt entry {expected_chunk} of height {height} is missing or misplaced"
+                )));
+            }
+            let count = receipt_count(list)?;
+            if count == 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "receipt entry {expected_chunk} of height {height} is empty"
+                )));
+            }
+            for index in 0..count {
+                let bytes = receipt_in_list(list, index)?.ok_or_else(|| {
+                    StoreError::Corrupt("receipt list shorter than its count".into())
+                })?;
+                out.push(decode(bytes, "receipt")?);
+            }
+            expected_chunk = expected_chunk.saturating_add(1);
+            iter.next();
         }
+        iter.status()?;
         Ok(out)
     }
 
@@ -411,11 +426,14 @@ impl Store {
                 contents.encoded_receipts.len()
             )));
         }
-        batch.put_cf(
-            self.cf(CF_RECEIPTS),
-            height.to_be_bytes(),
-            receipt_list(contents.encoded_receipts)?,
-        );
+        for (chunk, receipts) in (0u32..).zip(contents.encoded_receipts.chunks(RECEIPTS_PER_ENTRY))
+        {
+            batch.put_cf(
+                self.cf(CF_RECEIPTS),
+                receipt_chunk_key(height, chunk),
+                receipt_list(receipts)?,
+            );
+        }
         let mut tx_index = Vec::with_capacity(contents.receipts.len());
         for (index, receipt) in contents.receipts.iter().enumerate() {
             let location = TxLocation {
@@ -447,6 +465,7 @@ impl Store {
                     )
                 }),
         );
+        let mut escrow_events = Vec::new();
         for (position, source, events) in sources {
             for (number, event) in events.iter().enumerate() {
                 if let Event::Escrow { id, event } = event {
@@ -456,9 +475,13 @@ impl Store {
                     key.extend(u32::try_from(number).unwrap_or(u32::MAX).to_be_bytes());
                     let value = borsh::to_vec(&(source, event.clone()))
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    batch.put_cf(self.cf(CF_ESCROW_EVENTS), key, value);
+                    escrow_events.push((key, value));
                 }
             }
+        }
+        escrow_events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, value) in &escrow_events {
+            batch.put_cf(self.cf(CF_ESCROW_EVENTS), key, value);
         }
         Ok(PreparedBatch {
             batch,
@@ -571,7 +594,11 @@ impl Store {
             for tx in &block.txs {
                 batch.delete_cf(self.cf(CF_TXS), agora_contract::ids::sha256(&[tx]));
             }
-            batch.delete_cf(self.cf(CF_RECEIPTS), undone.to_be_bytes());
+            batch.delete_range_cf(
+                self.cf(CF_RECEIPTS),
+                undone.to_be_bytes(),
+                undone.saturating_add(1).to_be_bytes(),
+            );
             let mut escrows = std::collections::BTreeSet::new();
             for event in block.hook_events.iter().chain(
                 self.receipts(undone)?
@@ -828,7 +855,17 @@ pub fn encode_receipts(receipts: &[Receipt]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A block's receipt list entry: count u32 ‖ the end offset of each receipt u32 (from the
+/// Receipts per `receipts` entry.
+const RECEIPTS_PER_ENTRY: usize = 256;
+
+fn receipt_chunk_key(height: u64, chunk: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&chunk.to_be_bytes());
+    key
+}
+
+/// A `receipts` entry: count u32 ‖ the end offset of each receipt u32 (from the
 /// start of the receipt bytes) ‖ the receipts.
 fn receipt_list(encoded: &[Vec<u8>]) -> StoreResult<Vec<u8>> {
     let too_big = || StoreError::Corrupt("a block's receipts exceed 4 GiB".into());
@@ -881,6 +918,11 @@ fn receipt_in_list(list: &[u8], index: u32) -> StoreResult<Option<&[u8]>> {
         .and_then(|count| count.checked_mul(4))
         .and_then(|table| table.checked_add(4))
         .ok_or_else(corrupt)?;
+    // The last end offset must reach the end of the entry exactly: no trailing bytes.
+    let last = offset_at(count - 1)?;
+    if body.checked_add(last) != Some(list.len()) {
+        return Err(corrupt());
+    }
     let start = if index == 0 { 0 } else { offset_at(index - 1)? };
     let end = offset_at(index)?;
     let range =
@@ -1070,6 +1112,76 @@ mod tests {
         let mut backwards = list.clone();
         backwards[4..8].copy_from_slice(&9u32.to_be_bytes());
         assert!(receipt_in_list(&backwards, 1).is_err());
+        let mut trailing = list.clone();
+        trailing.push(0);
+        assert!(receipt_in_list(&trailing, 0).is_err());
+    }
+
+    #[test]
+    fn receipts_span_entries_of_256_and_read_back_one_by_one_and_all() {
+        use agora_contract::block::TxStatus;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("new store");
+        let receipts: Vec<Receipt> = (0u32..600)
+            .map(|i| Receipt {
+                tx_hash: agora_contract::ids::sha256(&[&i.to_be_bytes()]),
+                status: TxStatus::Success,
+                nonce_consumed: i % 2 == 0,
+                events: Vec::new(),
+            })
+            .collect();
+        let encoded = encode_receipts(&receipts);
+        let contents = BlockContents {
+            height: 7,
+            receipts: &receipts,
+            encoded_receipts: &encoded,
+            writes: &WriteSet::new(),
+            hook_events: &[],
+            tx_bytes: 0,
+        };
+        let prepared = store.prepare_block(&contents).expect("prepared");
+        store.write(prepared.batch).expect("written");
+        for index in [0u32, 255, 256, 511, 512, 599] {
+            let location = TxLocation { height: 7, index };
+            assert_eq!(
+                store.receipt(location).expect("read").as_ref(),
+                receipts.get(index as usize),
+                "receipt {index}"
+            );
+            assert_eq!(
+                store
+                    .tx_location(&receipts[index as usize].tx_hash)
+                    .unwrap(),
+                Some(location)
+            );
+        }
+        assert_eq!(
+            store
+                .receipt(TxLocation {
+                    height: 7,
+                    index: 600
+                })
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .receipt(TxLocation {
+                    height: 8,
+                    index: 0
+                })
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.receipts(7).expect("all"), receipts);
+        assert!(store.receipts(6).expect("none").is_empty());
+        assert!(store.receipts(8).expect("none").is_empty());
+        // A missing middle entry is corruption, not a shorter list.
+        store
+            .db
+            .delete_cf(store.cf(CF_RECEIPTS), receipt_chunk_key(7, 1))
+            .expect("delete");
+        assert!(store.receipts(7).is_err());
     }
 
     #[test]

@@ -141,9 +141,11 @@ async fn damaged_stores_are_refused_at_start_with_the_height_named() {
         });
         cases.push((name, format!("at height {height}"), message));
     }
-    // A flipped byte in a receipt (the last byte of the block's receipt list).
+    // A flipped byte in a receipt (the last byte of the block's first receipt entry).
     let message = refused_after(pristine, |db| {
-        flip(db, "receipts", &height_key(head - 2), |len| len - 1)
+        let mut key = height_key(head - 2);
+        key.extend(0u32.to_be_bytes());
+        flip(db, "receipts", &key, |len| len - 1)
     });
     cases.push(("receipt", format!("at height {}", head - 2), message));
     // A block is missing.

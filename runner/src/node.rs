@@ -184,14 +184,23 @@ impl Node {
             0,
         );
         // The sequencer's parallel work (tree hashing, reads ahead, list roots) runs on a
-        // pool of its own: on rayon's global pool, anything else there delayed a block.
-        let sequencer_pool = rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("sequencer-{i}"))
-            .build()
-            .map_err(|error| NodeError::Io(std::io::Error::other(error)))?;
+        // pool of its own: on rayon's global pool, anything else there delayed a block. The
+        // pool is scoped: its threads have exited when the sequencer thread ends, so joining
+        // that thread (shutdown) leaves no thread behind whose RocksDB thread-locals could
+        // be torn down after the process began to exit (that aborted a test binary).
         let handle = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || sequencer_pool.install(|| sequencer.run(commands_rx)))?;
+            .spawn(move || {
+                let scoped = rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("sequencer-{i}"))
+                    .build_scoped(
+                        |thread| thread.run(),
+                        |pool| pool.install(|| sequencer.run(commands_rx)),
+                    );
+                if let Err(error) = scoped {
+                    tracing::error!(%error, "the sequencer's thread pool did not start");
+                }
+            })?;
         Ok(Arc::new(Node {
             app: shared,
             store,

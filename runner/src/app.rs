@@ -431,6 +431,16 @@ fn commit_buckets_parallel(tree: &mut StateTree) {
     tree.commit_buckets_with(bucket_roots_parallel)
 }
 
+/// Puts the tree's leaves back to the value hashes a block's rollback record holds, then
+/// commits, so the roots the dropped block's steps computed are not reported as changed
+/// by the next block.
+fn restore_tree(tree: &mut StateTree, rollback: impl IntoIterator<Item = (Vec<u8>, Option<Hash>)>) {
+    for (key, hash) in rollback {
+        tree.set_hashed(&key, hash);
+    }
+    commit_parallel(tree);
+}
+
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
 pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
     tree.commit_with(bucket_roots_parallel)
@@ -550,10 +560,7 @@ impl AgoraApp {
 
     fn rollback_staged(&mut self) {
         if let Some(staged) = self.staged.take() {
-            for (key, hash) in staged.rollback {
-                self.tree.set_hashed(&key, hash);
-            }
-            commit_parallel(&mut self.tree);
+            restore_tree(&mut self.tree, staged.rollback);
         }
     }
 
@@ -606,10 +613,7 @@ impl AgoraApp {
     /// next block (whose pages, and whose revert, cover only the keys it wrote).
     pub fn abandon_block(&mut self) {
         if let Some(open) = self.open.take() {
-            for (key, hash) in open.rollback {
-                self.tree.set_hashed(&key, hash);
-            }
-            commit_parallel(&mut self.tree);
+            restore_tree(&mut self.tree, open.rollback);
         }
     }
 
@@ -645,10 +649,7 @@ impl AgoraApp {
             Ok(batch) => batch,
             Err(error) => {
                 // The block is dropped: its leaves go back as they were.
-                for (key, hash) in open.rollback {
-                    self.tree.set_hashed(&key, hash);
-                }
-                commit_parallel(&mut self.tree);
+                restore_tree(&mut self.tree, open.rollback);
                 return Err(error.into());
             }
         };
@@ -864,10 +865,7 @@ impl Application for AgoraApp {
         );
         if let Err(error) = written {
             // Nothing was written; put the tree back so a retry starts clean.
-            for (key, hash) in staged.rollback {
-                self.tree.set_hashed(&key, hash);
-            }
-            commit_parallel(&mut self.tree);
+            restore_tree(&mut self.tree, staged.rollback);
             return Err(error.into());
         }
         self.shared.nonces.block_committed(nonces);

@@ -31,7 +31,7 @@ use agora_contract::TxError;
 use agora_contract::{sig, wallet};
 
 use crate::nonces::NonceCache;
-use crate::store::{BlockContents, PreparedBatch, Store, StoreError, StoredBlock};
+use crate::store::{BlockContents, PreparedBatch, StagePart, Store, StoreError, StoredBlock};
 
 /// What the application reports about itself (ABCI `Info`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +163,9 @@ struct OpenBlock {
     encoded_receipts: Vec<Vec<u8>>,
     txs: Vec<Vec<u8>>,
     rollback: HashMap<Vec<u8>, Option<Hash>>,
+    /// Parts of the block's height-keyed records staged in the store so far (blocks
+    /// after genesis stage theirs as they execute; genesis writes all at its commit).
+    parts: u32,
 }
 
 /// Smallest write set worth hashing on every core.
@@ -178,6 +181,8 @@ struct Staged {
     pages: Vec<(u8, u16, Vec<Hash>)>,
     /// Value hashes the tree held before the block, to roll it back.
     rollback: Vec<(Vec<u8>, Option<Hash>)>,
+    /// Whether its height-keyed records are staged in the store (to delete if dropped).
+    staged_records: bool,
 }
 
 /// The parts of the application any thread may use: the store, the chain id and the
@@ -498,6 +503,18 @@ pub struct AgoraApp {
     last_header_hash: Hash,
     last_height: Option<u64>,
     last_time_ms: u64,
+    /// A dropped block whose staged records could not be deleted: the next block deletes
+    /// them before it stages its own at the same height.
+    undiscarded: Option<u64>,
+    /// The last committed block's data, freed when the next block opens.
+    retired: Option<Retired>,
+}
+
+/// What a committed block leaves to free (see [`Application::commit`] in `AgoraApp`).
+struct Retired {
+    _block: StoredBlock,
+    _writes: WriteSet,
+    _rollback: Vec<(Vec<u8>, Option<Hash>)>,
 }
 
 impl AgoraApp {
@@ -520,6 +537,8 @@ impl AgoraApp {
             last_header_hash: [0; 32],
             last_height: None,
             last_time_ms: 0,
+            undiscarded: None,
+            retired: None,
         };
         if let Some(height) = head {
             rebuild_tree(&mut tree, &store)?;
@@ -561,6 +580,18 @@ impl AgoraApp {
     fn rollback_staged(&mut self) {
         if let Some(staged) = self.staged.take() {
             restore_tree(&mut self.tree, staged.rollback);
+            if staged.staged_records {
+                self.discard(staged.finalized.height);
+            }
+        }
+    }
+
+    /// Deletes what a dropped block staged in the store. If that fails, the next block
+    /// tries again before it stages anything, and fails if it cannot.
+    fn discard(&mut self, height: u64) {
+        if let Err(error) = self.shared.store.discard_staged(height) {
+            tracing::error!(%error, height, "deleting a dropped block's staged records failed");
+            self.undiscarded = Some(height);
         }
     }
 
@@ -591,10 +622,32 @@ impl AgoraApp {
         }
     }
 
-    /// Opens a block whose first writes are `writes` (the head and hooks, or genesis).
-    fn open_with(&mut self, ctx: BlockCtx, writes: WriteSet, hook_events: Vec<Event>) {
+    /// Opens a block whose first writes are `writes` (the head and hooks, or genesis);
+    /// a block after genesis stages them, with its hook events, as its part 0.
+    fn open_with(
+        &mut self,
+        ctx: BlockCtx,
+        writes: WriteSet,
+        hook_events: Vec<Event>,
+    ) -> Result<(), AppError> {
         let mut rollback = HashMap::new();
         Self::write_tree(&mut self.tree, &mut rollback, &writes);
+        let stages = ctx.height > 0;
+        if stages {
+            let staged = self.shared.store.stage(&StagePart {
+                height: ctx.height,
+                part: 0,
+                writes: &writes,
+                receipts: &[],
+                first_index: 0,
+                hook_events: &hook_events,
+            });
+            if let Err(error) = staged {
+                restore_tree(&mut self.tree, rollback);
+                self.discard(ctx.height);
+                return Err(error.into());
+            }
+        }
         self.open = Some(OpenBlock {
             ctx,
             writes,
@@ -605,7 +658,9 @@ impl AgoraApp {
             encoded_receipts: Vec::new(),
             txs: Vec::new(),
             rollback,
+            parts: u32::from(stages),
         });
+        Ok(())
     }
 
     /// Drops the open block, if any, and puts the tree back as it was: its leaves, then a
@@ -614,6 +669,9 @@ impl AgoraApp {
     pub fn abandon_block(&mut self) {
         if let Some(open) = self.open.take() {
             restore_tree(&mut self.tree, open.rollback);
+            if open.parts > 0 {
+                self.discard(open.ctx.height);
+            }
         }
     }
 
@@ -629,6 +687,7 @@ impl AgoraApp {
             writes: &open.writes,
             hook_events: &open.hook_events,
             tx_bytes: open.txs.iter().map(Vec::len).sum(),
+            staged: open.parts > 0,
         };
         // The roots, and beside them most of the block's batch, which needs neither.
         let ((state_root, nodes), ((tx_root, receipts_root), prepared)) = rayon::join(
@@ -650,6 +709,9 @@ impl AgoraApp {
             Err(error) => {
                 // The block is dropped: its leaves go back as they were.
                 restore_tree(&mut self.tree, open.rollback);
+                if open.parts > 0 {
+                    self.discard(open.ctx.height);
+                }
                 return Err(error.into());
             }
         };
@@ -671,6 +733,7 @@ impl AgoraApp {
             writes: open.writes,
             pages,
             rollback: open.rollback.into_iter().collect(),
+            staged_records: open.parts > 0,
         });
         Ok(finalized)
     }
@@ -733,7 +796,7 @@ impl Application for AgoraApp {
             time_ms: genesis.genesis_time_ms,
             proposer: AccountId([0; 32]),
         };
-        self.open_with(ctx, writes, Vec::new());
+        self.open_with(ctx, writes, Vec::new())?;
         self.stage_open()
     }
 
@@ -766,8 +829,13 @@ impl Application for AgoraApp {
     ) -> Result<(), AppError> {
         self.abandon_block();
         self.rollback_staged();
+        self.retired = None;
         if self.last_height.is_none() {
             return Err(AppError::NotInitialised);
+        }
+        if let Some(dropped) = self.undiscarded {
+            self.shared.store.discard_staged(dropped)?;
+            self.undiscarded = None;
         }
         let ctx = BlockCtx {
             chain_id: self.shared.chain_id.clone(),
@@ -776,8 +844,7 @@ impl Application for AgoraApp {
             proposer,
         };
         let opened = begin_block(&self.shared.store.view(), &ctx)?;
-        self.open_with(ctx, opened.writes, opened.hook_events);
-        Ok(())
+        self.open_with(ctx, opened.writes, opened.hook_events)
     }
 
     fn deliver_txs(&mut self, txs: &[Arc<[u8]>]) -> Result<&[Receipt], AppError> {
@@ -798,17 +865,36 @@ impl Application for AgoraApp {
             .collect();
         let (step_writes, _) = step.into_parts();
         Self::write_tree(&mut self.tree, &mut open.rollback, &step_writes);
-        block.absorb(step_writes);
-        open.writes = block.into_parts().0;
         let tree = &mut self.tree;
-        let (_, (encoded, receipt_leaves)) = rayon::join(
-            || commit_buckets_parallel(tree),
+        let store = &self.shared.store;
+        let part = StagePart {
+            height: open.ctx.height,
+            part: open.parts,
+            writes: &step_writes,
+            receipts: &receipts,
+            first_index: u32::try_from(open.receipts.len()).unwrap_or(u32::MAX),
+            hook_events: &[],
+        };
+        // The step's records are staged on one core while the other updates the tree.
+        let (staged, (_, (encoded, receipt_leaves))) = rayon::join(
+            || store.stage(&part),
             || {
-                let encoded = crate::store::encode_receipts(&receipts);
-                let leaves: Vec<Hash> = encoded.iter().map(|bytes| list_leaf(bytes)).collect();
-                (encoded, leaves)
+                rayon::join(
+                    || commit_buckets_parallel(tree),
+                    || {
+                        let encoded = crate::store::encode_receipts(&receipts);
+                        let leaves: Vec<Hash> =
+                            encoded.iter().map(|bytes| list_leaf(bytes)).collect();
+                        (encoded, leaves)
+                    },
+                )
             },
         );
+        // Counted even if it failed: dropping the block deletes whatever was written.
+        open.parts = open.parts.saturating_add(1);
+        block.absorb(step_writes);
+        open.writes = block.into_parts().0;
+        staged?;
         open.receipt_leaves.extend(receipt_leaves);
         open.encoded_receipts.extend(encoded);
         open.tx_leaves
@@ -866,12 +952,27 @@ impl Application for AgoraApp {
         if let Err(error) = written {
             // Nothing was written; put the tree back so a retry starts clean.
             restore_tree(&mut self.tree, staged.rollback);
+            if staged.staged_records {
+                self.discard(height);
+            }
             return Err(error.into());
         }
         self.shared.nonces.block_committed(nonces);
         self.last_header_hash = stored.header.header.hash();
         self.last_height = Some(height);
         self.last_time_ms = stored.header.header.time_ms;
+        // Freeing a large block's transactions, writes and rollback record took ~5 ms;
+        // that waits for the next block to open, after the driver has reported this one.
+        // Genesis (10^6 accounts: ~1 s to free) is freed at once: init is not a block
+        // anyone waits on, and the first block should not pay for it.
+        let retired = Retired {
+            _block: stored,
+            _writes: staged.writes,
+            _rollback: staged.rollback,
+        };
+        if height > 0 {
+            self.retired = Some(retired);
+        }
         Ok(())
     }
 

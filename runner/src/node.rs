@@ -394,6 +394,16 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    /// A node dropped without [`Node::shutdown`] (a test's runtime ending, say) stops its
+    /// sequencer too, so the store closes with the node rather than at process exit, when
+    /// a RocksDB background job still running aborted the process ("pthread lock:
+    /// Invalid argument").
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// The RocksDB directory inside a data dir.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join("db")

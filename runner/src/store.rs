@@ -839,7 +839,10 @@ impl Store {
     }
 
     /// The leaves of a bucket at `height`: every key whose latest version at or before
-    /// `height` is a value, as (key, value), in key order.
+    /// `height` is a value, as (key, value), in key order. A key's versions are stepped
+    /// through in order while they are few; past [`VERSION_STEPS`] the latest one wanted
+    /// is sought directly (a key written by every block, like the chain head, has
+    /// thousands).
     pub fn bucket_at(&self, bucket: u16, height: u64) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut iter = self.db.raw_iterator_cf(self.cf(CF_HISTORY));
         let bucket_prefix = bucket.to_be_bytes();
@@ -853,24 +856,56 @@ impl Store {
             if found.len() < 12 {
                 return Err(StoreError::Corrupt("short history key".into()));
             }
-            // found = bucket ‖ len ‖ key ‖ height: this key's group.
+            // found = bucket ‖ len ‖ key ‖ height: this key's group of versions.
             let group = found[..found.len() - 8].to_vec();
-            let key = group[4..].to_vec();
-            let mut at = group.clone();
-            at.extend(height.to_be_bytes());
-            iter.seek_for_prev(&at);
-            if let (true, Some(version), Some(value)) = (iter.valid(), iter.key(), iter.value()) {
-                if version.len() == group.len() + 8 && version.starts_with(&group) {
-                    if let Some(value) = parse_history_value(value)? {
-                        leaves.push((key, value));
-                    }
+            let in_group =
+                |entry: &[u8]| entry.len() == group.len() + 8 && entry.starts_with(&group);
+            let version_of = |entry: &[u8]| {
+                u64::from_be_bytes(entry[group.len()..].try_into().unwrap_or([0xff; 8]))
+            };
+            let mut latest: Option<Option<Vec<u8>>> = None;
+            let mut steps = 0usize;
+            // Whether the iterator has already left the group.
+            let mut past_group = false;
+            loop {
+                let (Some(entry), Some(value)) = (iter.key(), iter.value()) else {
+                    past_group = true;
+                    break;
+                };
+                if !in_group(entry) {
+                    past_group = true;
+                    break;
                 }
-            }
-            let mut next = group;
-            next.extend([0xff; 8]);
-            iter.seek(&next);
-            if iter.valid() && iter.key() == Some(next.as_slice()) {
+                if version_of(entry) > height {
+                    break;
+                }
+                steps += 1;
+                if steps > VERSION_STEPS {
+                    let mut at = group.clone();
+                    at.extend(height.to_be_bytes());
+                    iter.seek_for_prev(&at);
+                    if let (true, Some(entry), Some(value)) =
+                        (iter.valid(), iter.key(), iter.value())
+                    {
+                        if in_group(entry) {
+                            latest = Some(parse_history_value(value)?);
+                        }
+                    }
+                    break;
+                }
+                latest = Some(parse_history_value(value)?);
                 iter.next();
+            }
+            if let Some(Some(value)) = latest {
+                leaves.push((group[4..].to_vec(), value));
+            }
+            if !past_group {
+                let mut next = group;
+                next.extend([0xff; 8]);
+                iter.seek(&next);
+                if iter.valid() && iter.key() == Some(next.as_slice()) {
+                    iter.next();
+                }
             }
         }
         iter.status()?;
@@ -1208,6 +1243,9 @@ fn parse_history_value(value: &[u8]) -> StoreResult<Option<Vec<u8>>> {
 const PAGE_BITS: u32 = 4;
 /// Hashes in a top-tree page.
 pub const PAGE_HASHES: usize = 1 << PAGE_BITS;
+/// Versions of one key [`Store::bucket_at`] steps through before seeking.
+const VERSION_STEPS: usize = 4;
+
 /// Tiers of pages: depths 16, 12, 8 and 4 of the top tree.
 const TIERS: u8 = 4;
 /// Tier 0, the bucket roots, is not stored: a block would write a page for nearly every
@@ -1570,6 +1608,60 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).expect("reopened");
         assert_gone(&store);
+    }
+
+    /// A bucket's leaves at each height equal the latest version at or before it, for
+    /// keys with few versions (stepped through) and many (sought), deletions included.
+    #[test]
+    fn bucket_leaves_at_a_height_are_each_keys_latest_version_by_then() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("new store");
+        // Keys sharing one bucket: their history entries are neighbours.
+        let bucket = bucket_of(b"key-0");
+        let keys: Vec<Vec<u8>> = (0u32..2_000_000)
+            .map(|i| format!("key-{i}").into_bytes())
+            .filter(|key| bucket_of(key) == bucket)
+            .take(4)
+            .collect();
+        assert_eq!(keys.len(), 4, "four keys of one bucket");
+        // key 0: every height 1..=12; key 1: 3, then deleted at 7; key 2: 9; key 3: 2 and 11.
+        let mut versions: Vec<(usize, u64, Option<Vec<u8>>)> = (1..=12)
+            .map(|h| (0, h, Some(format!("a{h}").into_bytes())))
+            .collect();
+        versions.push((1, 3, Some(b"b3".to_vec())));
+        versions.push((1, 7, None));
+        versions.push((2, 9, Some(b"c9".to_vec())));
+        versions.push((3, 2, Some(b"d2".to_vec())));
+        versions.push((3, 11, Some(b"d11".to_vec())));
+        for (key, height, value) in &versions {
+            store
+                .db
+                .put_cf(
+                    store.cf(CF_HISTORY),
+                    history_key(&keys[*key], *height),
+                    history_value(value.as_deref()),
+                )
+                .expect("history");
+        }
+        for height in 0..=14 {
+            let mut expected: Vec<(Vec<u8>, Vec<u8>)> = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(index, key)| {
+                    let latest = versions
+                        .iter()
+                        .filter(|(k, h, _)| *k == index && *h <= height)
+                        .max_by_key(|(_, h, _)| *h)?;
+                    latest.2.clone().map(|value| (key.clone(), value))
+                })
+                .collect();
+            expected.sort();
+            assert_eq!(
+                store.bucket_at(bucket, height).unwrap(),
+                expected,
+                "height {height}"
+            );
+        }
     }
 
     #[test]

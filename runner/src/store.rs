@@ -1373,6 +1373,7 @@ pub fn block_heights(store: &Store, from: u64) -> impl Iterator<Item = u64> + '_
 mod tests {
     use super::*;
     use agora_contract::commit::{StateTree, BUCKETS};
+    use agora_contract::ids::Uuid;
     use std::collections::BTreeMap;
 
     #[test]
@@ -1479,7 +1480,7 @@ mod tests {
             .expect("head");
     }
 
-    fn receipt_with_escrow_event(seed: u32, escrow: agora_contract::ids::Uuid) -> Receipt {
+    fn receipt_with_escrow_event(seed: u32, escrow: Uuid) -> Receipt {
         Receipt {
             tx_hash: agora_contract::ids::sha256(&[&seed.to_be_bytes()]),
             status: agora_contract::block::TxStatus::Success,
@@ -1495,16 +1496,22 @@ mod tests {
         store.get(cf, key).expect("read")
     }
 
-    #[test]
-    fn staged_records_are_unseen_until_their_block_commits() {
+    /// A new store at head 5, and two receipts with an event of escrow `[id; 16]` each.
+    fn store_and_escrow_receipts(id: u8) -> (tempfile::TempDir, Store, Uuid, [Receipt; 2]) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("new store");
         set_head(&store, 5);
-        let escrow = agora_contract::ids::Uuid::from_bytes([7; 16]);
+        let escrow = Uuid::from_bytes([id; 16]);
         let receipts = [
             receipt_with_escrow_event(1, escrow),
             receipt_with_escrow_event(2, escrow),
         ];
+        (dir, store, escrow, receipts)
+    }
+
+    #[test]
+    fn staged_records_are_unseen_until_their_block_commits() {
+        let (_dir, store, escrow, receipts) = store_and_escrow_receipts(7);
         let first: WriteSet = [(b"k1".to_vec(), Some(b"v1".to_vec()))].into();
         let second: WriteSet = [(b"k2".to_vec(), None)].into();
         for (part, writes, receipts) in [(0, &first, &receipts[..1]), (1, &second, &receipts[1..])]
@@ -1548,14 +1555,7 @@ mod tests {
 
     #[test]
     fn a_dropped_block_leaves_nothing_and_restores_the_index_entries_it_replaced() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("new store");
-        set_head(&store, 5);
-        let escrow = agora_contract::ids::Uuid::from_bytes([9; 16]);
-        let receipts = [
-            receipt_with_escrow_event(1, escrow),
-            receipt_with_escrow_event(2, escrow),
-        ];
+        let (dir, store, escrow, receipts) = store_and_escrow_receipts(9);
         // The second transaction was first included at height 3 (an envelope failure).
         let earlier = tx_location_value(TxLocation {
             height: 3,

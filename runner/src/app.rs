@@ -743,6 +743,8 @@ impl AgoraApp {
         self.abandon_block();
         self.rollback_staged();
         let restored = self.shared.store.revert_to(height)?;
+        // The revert deleted whatever a dropped block had left staged.
+        self.undiscarded = None;
         self.shared.nonces.clear();
         for (key, value) in &restored {
             self.tree.set(key, value.as_deref());
@@ -892,9 +894,15 @@ impl Application for AgoraApp {
         );
         // Counted even if it failed: dropping the block deletes whatever was written.
         open.parts = open.parts.saturating_add(1);
+        if let Err(error) = staged {
+            // The tree and the writes already hold this step; the block cannot go on.
+            drop(block);
+            drop(view);
+            self.abandon_block();
+            return Err(error.into());
+        }
         block.absorb(step_writes);
         open.writes = block.into_parts().0;
-        staged?;
         open.receipt_leaves.extend(receipt_leaves);
         open.encoded_receipts.extend(encoded);
         open.tx_leaves
@@ -902,6 +910,7 @@ impl Application for AgoraApp {
         let first = open.receipts.len();
         open.receipts.extend(receipts);
         open.txs.extend(txs);
+        let open = self.open.as_ref().ok_or(AppError::NothingOpen)?;
         Ok(open.receipts.get(first..).unwrap_or_default())
     }
 

@@ -299,14 +299,7 @@ impl Store {
 
     /// Height of the last committed block, `None` before genesis.
     pub fn head(&self) -> StoreResult<Option<u64>> {
-        match self.get(CF_META, META_HEAD)? {
-            None => Ok(None),
-            Some(bytes) => {
-                Ok(Some(u64::from_be_bytes(bytes.try_into().map_err(
-                    |_| StoreError::Corrupt("head height is not 8 bytes".into()),
-                )?)))
-            }
-        }
+        decode_head(self.get(CF_META, META_HEAD)?)
     }
 
     /// The genesis document stored at initialisation.
@@ -421,7 +414,15 @@ impl Store {
     /// Where a committed transaction is (an entry staged by a block not yet committed
     /// is not an answer).
     pub fn tx_location(&self, hash: &Hash) -> StoreResult<Option<TxLocation>> {
-        let location = match self.get(CF_TXS, hash)? {
+        // Most lookups (admission's, for every transaction) are of absent hashes: a plain
+        // read answers those without a snapshot.
+        if self.get(CF_TXS, hash)?.is_none() {
+            return Ok(None);
+        }
+        // The entry and the head from one snapshot: read apart, an entry of a block that
+        // was then dropped could meet the head of another block committed at its height.
+        let snapshot = self.db.snapshot();
+        let location = match snapshot.get_cf(self.cf(CF_TXS), hash)? {
             None => return Ok(None),
             Some(bytes) if bytes.len() == 12 => {
                 let (height, index) = bytes.split_at(8);
@@ -432,8 +433,8 @@ impl Store {
             }
             Some(_) => return Err(StoreError::Corrupt("tx index entry is not 12 bytes".into())),
         };
-        // Read after the entry: a block committing in between is seen with its entries.
-        let committed = self.head()?.is_some_and(|head| location.height <= head);
+        let head = decode_head(snapshot.get_cf(self.cf(CF_META), META_HEAD)?)?;
+        let committed = head.is_some_and(|head| location.height <= head);
         Ok(committed.then_some(location))
     }
 
@@ -790,6 +791,12 @@ impl Store {
         let head = self.head()?.ok_or(StoreError::MissingHeight(height))?;
         let mut batch = WriteBatch::default();
         let mut restored = WriteSet::new();
+        // Records still staged above the head (a dropped block whose deletion failed) go
+        // first: the tx index entries they replaced may point into the undone blocks, and
+        // the undone blocks' own undo parts then put back what came before those.
+        for staged in self.staged_heights()?.into_iter().rev() {
+            self.delete_staged(&mut batch, staged)?;
+        }
         for undone in (height.saturating_add(1)..=head).rev() {
             let block = self
                 .block(undone)?
@@ -997,11 +1004,13 @@ impl Store {
         id: &agora_contract::ids::Uuid,
     ) -> StoreResult<Vec<(u64, EventSource, EscrowEvent)>> {
         let prefix = id.as_bytes().to_vec();
-        // Taken first: events staged above it, by a block not yet committed, are left out.
-        let Some(head) = self.head()? else {
+        // The head and the events from one snapshot; events staged above the head, by a
+        // block not yet committed, are left out.
+        let snapshot = self.db.snapshot();
+        let Some(head) = decode_head(snapshot.get_cf(self.cf(CF_META), META_HEAD)?)? else {
             return Ok(Vec::new());
         };
-        let mut iter = self.db.raw_iterator_cf(self.cf(CF_ESCROW_EVENTS));
+        let mut iter = snapshot.raw_iterator_cf(self.cf(CF_ESCROW_EVENTS));
         iter.seek(&prefix);
         let mut out = Vec::new();
         while iter.valid() {
@@ -1062,6 +1071,18 @@ impl StateView for StoreView<'_> {
 fn fatal_read(error: &StoreError) -> ! {
     tracing::error!(%error, "state read failed; stopping rather than applying a block on a wrong view");
     std::process::exit(70)
+}
+
+/// The head record's height.
+fn decode_head(record: Option<Vec<u8>>) -> StoreResult<Option<u64>> {
+    record
+        .map(|bytes| {
+            bytes
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("head height is not 8 bytes".into()))
+        })
+        .transpose()
 }
 
 fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> StoreResult<T> {
@@ -1608,6 +1629,80 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).expect("reopened");
         assert_gone(&store);
+    }
+
+    /// A block record at `height` (its header signed by a throwaway key; the store checks
+    /// no signature).
+    fn stored_block(height: u64) -> StoredBlock {
+        let header = agora_contract::header::Header {
+            version: agora_contract::header::HEADER_VERSION,
+            chain_id: agora_contract::bounded::Label::new("agora-test").expect("label"),
+            height,
+            prev_hash: [0; 32],
+            time_ms: height,
+            tx_count: 0,
+            tx_root: [0; 32],
+            receipts_root: [0; 32],
+            hook_events_hash: [0; 32],
+            state_root: [0; 32],
+            proposer: agora_contract::ids::AccountId([0; 32]),
+        };
+        StoredBlock {
+            header: header.sign(&ed25519_dalek::SigningKey::from_bytes(&[7; 32])),
+            txs: Vec::new(),
+            hook_events: Vec::new(),
+        }
+    }
+
+    /// A revert also removes what a dropped block left staged above the head, and the tx
+    /// index ends as it was before every undone block, not at an entry one of them held.
+    #[test]
+    fn a_revert_takes_records_left_staged_above_the_head_with_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("new store");
+        let escrow = Uuid::from_bytes([3; 16]);
+        let reincluded = receipt_with_escrow_event(1, escrow);
+        for height in [4u64, 5] {
+            let writes: WriteSet =
+                [(b"k".to_vec(), Some(format!("v{height}").into_bytes()))].into();
+            // Block 5 holds the transaction (an envelope failure, say).
+            let receipts: Vec<Receipt> = if height == 5 {
+                vec![reincluded.clone()]
+            } else {
+                Vec::new()
+            };
+            store
+                .commit_block(&BlockWrite {
+                    block: &stored_block(height),
+                    receipts: &receipts,
+                    encoded_receipts: &encode_receipts(&receipts),
+                    writes: &writes,
+                    pages: &[],
+                })
+                .expect("committed");
+        }
+        // Block 6 includes it again and is dropped, but its records are not deleted.
+        let writes: WriteSet = [(b"k".to_vec(), Some(b"v6".to_vec()))].into();
+        store
+            .stage(&StagePart {
+                height: 6,
+                part: 0,
+                writes: &writes,
+                receipts: std::slice::from_ref(&reincluded),
+                first_index: 0,
+                hook_events: &[],
+            })
+            .expect("staged");
+        let restored = store.revert_to(3).expect("reverted");
+        assert_eq!(restored.get(b"k".as_slice()), Some(&None));
+        assert_eq!(raw(&store, CF_TXS, &reincluded.tx_hash), None);
+        assert!(store.staged_heights().unwrap().is_empty());
+        for height in 4..=6 {
+            assert_eq!(raw(&store, CF_HISTORY, &history_key(b"k", height)), None);
+            assert!(store.undo_parts(height).unwrap().is_empty());
+        }
+        set_head(&store, 6);
+        assert!(store.escrow_events(&escrow).unwrap().is_empty());
     }
 
     /// A bucket's leaves at each height equal the latest version at or before it, for

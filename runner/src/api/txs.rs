@@ -241,6 +241,11 @@ fn receipt_json(node: &Shared, hash: &Hash, location: TxLocation) -> ApiResult<V
         .store
         .receipt(location)?
         .ok_or_else(|| ApiError::internal("tx index points at a missing receipt"))?;
+    if &receipt.tx_hash != hash {
+        return Err(ApiError::internal(
+            "tx index points at another transaction's receipt",
+        ));
+    }
     let mut view = receipt_view(&receipt);
     if let Value::Object(map) = &mut view {
         map.insert("hash".into(), json!(hex::encode(hash)));

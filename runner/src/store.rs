@@ -635,13 +635,14 @@ impl Store {
 
     /// Adds to `batch` the deletion of everything a height staged (its history versions,
     /// top-tree pages, escrow events and undo parts; its tx index entries go back to what
-    /// they replaced). Returns the state keys it wrote.
+    /// they replaced). Returns how many undo parts it had and the state keys it wrote.
     fn delete_staged(
         &self,
         batch: &mut WriteBatch,
         height: u64,
-    ) -> StoreResult<std::collections::BTreeSet<Vec<u8>>> {
+    ) -> StoreResult<(usize, std::collections::BTreeSet<Vec<u8>>)> {
         let parts = self.undo_parts(height)?;
+        let part_count = parts.len();
         let mut keys = std::collections::BTreeSet::new();
         let mut escrows = std::collections::BTreeSet::new();
         // Latest part first, so a hash indexed twice ends at its entry from before both.
@@ -679,7 +680,7 @@ impl Store {
             undo_key(height, 0),
             undo_key(height.saturating_add(1), 0),
         );
-        Ok(keys)
+        Ok((part_count, keys))
     }
 
     /// Deletes what a height that did not commit staged (a dropped block). Unsynced: if
@@ -801,10 +802,11 @@ impl Store {
             let block = self
                 .block(undone)?
                 .ok_or(StoreError::MissingHeight(undone))?;
-            if block.header.header.height != undone || self.undo_parts(undone)?.is_empty() {
+            let (parts, keys) = self.delete_staged(&mut batch, undone)?;
+            if block.header.header.height != undone || parts == 0 {
                 return Err(StoreError::Corrupt(format!("no undo record at {undone}")));
             }
-            for key in self.delete_staged(&mut batch, undone)? {
+            for key in keys {
                 if let std::collections::btree_map::Entry::Vacant(entry) = restored.entry(key) {
                     // The batch is not written yet: the history still has every version.
                     let previous = self.value_at(entry.key(), height)?;
@@ -937,16 +939,22 @@ impl Store {
         Ok(vec![empty_page_hash(tier); PAGE_HASHES])
     }
 
-    /// The 16 top-tree siblings of bucket `bucket` at `height`, bottom first: 4 from the
-    /// bucket roots of its page of 16 buckets, recomputed from the history, and 4 from
-    /// the stored page of each tier above.
-    pub fn top_proof_at(&self, bucket: u16, height: u64) -> StoreResult<Vec<Hash>> {
+    /// The 16 top-tree siblings of bucket `bucket` (whose root at `height` the caller has
+    /// computed) at `height`, bottom first: 4 from the roots of the other buckets of its
+    /// page of 16, recomputed from the history, and 4 from the stored page of each tier
+    /// above.
+    pub fn top_proof_at(
+        &self,
+        bucket: u16,
+        bucket_root: Hash,
+        height: u64,
+    ) -> StoreResult<Vec<Hash>> {
         let mut siblings = Vec::with_capacity(16);
         let mut offset = usize::from(bucket);
         for tier in 0..TIERS {
             let page = u16::try_from(offset >> PAGE_BITS).unwrap_or(u16::MAX);
             let hashes = if tier == 0 {
-                self.bucket_roots_at(page, height)?
+                self.bucket_roots_at(page, height, (bucket, bucket_root))?
             } else {
                 self.page_at(tier, page, height)?
             };
@@ -956,12 +964,21 @@ impl Store {
         Ok(siblings)
     }
 
-    /// The roots at `height` of the 16 buckets of tier-0 page `page`, from their leaves.
-    fn bucket_roots_at(&self, page: u16, height: u64) -> StoreResult<Vec<Hash>> {
+    /// The roots at `height` of the 16 buckets of tier-0 page `page`, from their leaves
+    /// (`known`: a bucket whose root is already at hand).
+    fn bucket_roots_at(
+        &self,
+        page: u16,
+        height: u64,
+        known: (u16, Hash),
+    ) -> StoreResult<Vec<Hash>> {
         let first = u32::from(page) << PAGE_BITS;
         (first..first.saturating_add(u32::try_from(PAGE_HASHES).unwrap_or(u32::MAX)))
             .map(|bucket| {
                 let bucket = u16::try_from(bucket).unwrap_or(u16::MAX);
+                if bucket == known.0 {
+                    return Ok(known.1);
+                }
                 let leaves: Vec<Hash> = self
                     .bucket_at(bucket, height)?
                     .iter()
@@ -981,7 +998,7 @@ impl Store {
             .map(|(leaf, value)| (leaf.as_slice(), agora_contract::commit::value_hash(value)))
             .collect();
         let part = bucket_part(&hashed, key);
-        let top_proof = self.top_proof_at(bucket, height)?;
+        let top_proof = self.top_proof_at(bucket, part.root, height)?;
         let value = leaves
             .binary_search_by(|(leaf, _)| leaf.as_slice().cmp(key))
             .ok()

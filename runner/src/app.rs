@@ -579,10 +579,25 @@ impl AgoraApp {
 
     fn rollback_staged(&mut self) {
         if let Some(staged) = self.staged.take() {
-            restore_tree(&mut self.tree, staged.rollback);
-            if staged.staged_records {
-                self.discard(staged.finalized.height);
-            }
+            self.drop_block(
+                staged.finalized.height,
+                staged.rollback,
+                staged.staged_records,
+            );
+        }
+    }
+
+    /// Undoes a block that will not commit: puts the tree's leaves back and, if it staged
+    /// records in the store, deletes them.
+    fn drop_block(
+        &mut self,
+        height: u64,
+        rollback: impl IntoIterator<Item = (Vec<u8>, Option<Hash>)>,
+        staged_records: bool,
+    ) {
+        restore_tree(&mut self.tree, rollback);
+        if staged_records {
+            self.discard(height);
         }
     }
 
@@ -643,8 +658,7 @@ impl AgoraApp {
                 hook_events: &hook_events,
             });
             if let Err(error) = staged {
-                restore_tree(&mut self.tree, rollback);
-                self.discard(ctx.height);
+                self.drop_block(ctx.height, rollback, true);
                 return Err(error.into());
             }
         }
@@ -668,10 +682,7 @@ impl AgoraApp {
     /// next block (whose pages, and whose revert, cover only the keys it wrote).
     pub fn abandon_block(&mut self) {
         if let Some(open) = self.open.take() {
-            restore_tree(&mut self.tree, open.rollback);
-            if open.parts > 0 {
-                self.discard(open.ctx.height);
-            }
+            self.drop_block(open.ctx.height, open.rollback, open.parts > 0);
         }
     }
 
@@ -708,10 +719,7 @@ impl AgoraApp {
             Ok(batch) => batch,
             Err(error) => {
                 // The block is dropped: its leaves go back as they were.
-                restore_tree(&mut self.tree, open.rollback);
-                if open.parts > 0 {
-                    self.discard(open.ctx.height);
-                }
+                self.drop_block(open.ctx.height, open.rollback, open.parts > 0);
                 return Err(error.into());
             }
         };
@@ -960,10 +968,7 @@ impl Application for AgoraApp {
         );
         if let Err(error) = written {
             // Nothing was written; put the tree back so a retry starts clean.
-            restore_tree(&mut self.tree, staged.rollback);
-            if staged.staged_records {
-                self.discard(height);
-            }
+            self.drop_block(height, staged.rollback, staged.staged_records);
             return Err(error.into());
         }
         self.shared.nonces.block_committed(nonces);

@@ -371,3 +371,77 @@ fn bucket_roots_committed_in_steps_give_the_one_shot_root() {
         assert_eq!(stepped.top_proof(bucket), one_shot.top_proof(bucket));
     }
 }
+
+/// Keys of 1 to 90 bytes (held inline and on the heap) crowded into 8 buckets, set,
+/// overwritten and deleted in a scrambled order: after every round each bucket holds its
+/// model's keys in order, and the root equals the root computed from the model alone
+/// (rs_merkle over each bucket's sorted leaves, then over the 2^16 bucket roots).
+#[test]
+fn crowded_buckets_match_a_sorted_model() {
+    use alloc::collections::BTreeMap;
+
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut counter = 0u64;
+    while keys.len() < 240 {
+        counter += 1;
+        let length = 1 + (counter % 90) as usize;
+        let mut candidate: Vec<u8> = counter
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(length)
+            .collect();
+        candidate[0] = (counter % 251) as u8;
+        if bucket_of(&candidate) < 8 {
+            keys.push(candidate);
+        }
+    }
+    let mut tree = StateTree::new();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..12u32 {
+        for _ in 0..100 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let key = &keys[(state % keys.len() as u64) as usize];
+            if state % 5 == 0 {
+                tree.set(key, None);
+                model.remove(key);
+            } else {
+                let value = (state >> 8).to_le_bytes()[..(round as usize % 8) + 1].to_vec();
+                tree.set(key, Some(&value));
+                model.insert(key.clone(), value);
+            }
+        }
+        let (root, _) = tree.commit();
+        let mut bucket_roots = vec![EMPTY_ROOT; BUCKETS as usize];
+        for bucket in 0..8u16 {
+            let expected: Vec<(&[u8], Hash)> = model
+                .iter()
+                .filter(|(key, _)| bucket_of(key) == bucket)
+                .map(|(key, value)| (key.as_slice(), value_hash(value)))
+                .collect();
+            let held: Vec<(&[u8], Hash)> = tree
+                .bucket_leaves(bucket)
+                .map(|(key, hash)| (key, *hash))
+                .collect();
+            assert_eq!(held, expected, "round {round}, bucket {bucket}");
+            let leaves: Vec<Hash> = expected
+                .iter()
+                .map(|(key, hash)| leaf_hash(key, hash))
+                .collect();
+            bucket_roots[bucket as usize] = merkle_root(&leaves);
+        }
+        assert_eq!(root, merkle_root(&bucket_roots), "round {round}");
+        assert_eq!(tree.len(), model.len() as u64);
+        for key in &keys {
+            assert_eq!(
+                tree.value_hash_of(key),
+                model.get(key).map(|value| value_hash(value))
+            );
+        }
+    }
+    assert!(model.keys().any(|key| key.len() > 48) && model.keys().any(|key| key.len() <= 48));
+}

@@ -6,6 +6,8 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
+use smallvec::SmallVec;
+
 use super::{
     bucket_of, empty_subtree_roots, leaf_hash, merkle_root, node_hash, value_hash, CommitHasher,
     ProvenLeaf, StateProof, BUCKETS, EMPTY_ROOT, PROOF_VERSION,
@@ -38,10 +40,26 @@ struct Entry {
     leaf: Hash,
 }
 
+/// A key held inline up to this many bytes (every fixed-size key of the contract's state
+/// but the longest market ones), on the heap beyond.
+const INLINE_KEY_BYTES: usize = 48;
+
+/// One leaf of a bucket: its key (inline, so a search compares keys without following a
+/// pointer) and its entry.
+#[derive(Clone, Debug)]
+struct Leaf {
+    key: SmallVec<[u8; INLINE_KEY_BYTES]>,
+    entry: Entry,
+}
+
 /// Buckets of key-sorted leaves plus the top tree over their roots.
+///
+/// A bucket is a key-sorted `Vec`: at 10^6 keys a bucket holds ~15 leaves, and a binary
+/// search over one contiguous block replaced a `BTreeMap` whose every key comparison
+/// followed a pointer to a heap key (a cache miss each, ~11 % of the sequencer's time).
 #[derive(Clone, Debug)]
 pub struct StateTree {
-    buckets: Vec<BTreeMap<Vec<u8>, Entry>>,
+    buckets: Vec<Vec<Leaf>>,
     /// Heap order: index 1 is the state root, `BUCKETS + b` is bucket b's root.
     nodes: Vec<Hash>,
     /// Buckets whose leaves changed since their root was computed.
@@ -72,7 +90,7 @@ impl StateTree {
             nodes.push(empty.get(level).copied().unwrap_or(EMPTY_ROOT));
         }
         StateTree {
-            buckets: (0..bucket_count()).map(|_| BTreeMap::new()).collect(),
+            buckets: (0..bucket_count()).map(|_| Vec::new()).collect(),
             nodes,
             dirty: BTreeSet::new(),
             stale_paths: BTreeSet::new(),
@@ -98,10 +116,9 @@ impl StateTree {
 
     /// The value hash `key` holds, if present.
     pub fn value_hash_of(&self, key: &[u8]) -> Option<Hash> {
-        self.buckets
-            .get(usize::from(bucket_of(key)))
-            .and_then(|leaves| leaves.get(key))
-            .map(|entry| entry.value_hash)
+        let leaves = self.buckets.get(usize::from(bucket_of(key)))?;
+        let at = search(leaves, key).ok()?;
+        leaves.get(at).map(|leaf| leaf.entry.value_hash)
     }
 
     /// Sets `key` to `value` (`None` deletes it).
@@ -149,9 +166,22 @@ impl StateTree {
     /// Sets or deletes one leaf; returns the value hash the key held before.
     fn update(&mut self, key: &[u8], bucket: u16, entry: Option<Entry>) -> Option<Hash> {
         let leaves = self.buckets.get_mut(usize::from(bucket))?;
-        let previous = match entry {
-            Some(entry) => leaves.insert(key.to_vec(), entry),
-            None => leaves.remove(key),
+        let previous = match (search(leaves, key), entry) {
+            (Ok(at), Some(entry)) => leaves
+                .get_mut(at)
+                .map(|leaf| core::mem::replace(&mut leaf.entry, entry)),
+            (Ok(at), None) => Some(leaves.remove(at).entry),
+            (Err(at), Some(entry)) => {
+                leaves.insert(
+                    at,
+                    Leaf {
+                        key: SmallVec::from_slice(key),
+                        entry,
+                    },
+                );
+                None
+            }
+            (Err(_), None) => None,
         };
         let changed = match (&previous, &entry) {
             (Some(previous), Some(entry)) => previous != entry,
@@ -262,7 +292,7 @@ impl StateTree {
             .get(usize::from(bucket))
             .into_iter()
             .flat_map(|leaves| leaves.iter())
-            .map(|(key, entry)| (key.as_slice(), &entry.value_hash))
+            .map(|leaf| (leaf.key.as_slice(), &leaf.entry.value_hash))
     }
 
     /// The 16 sibling hashes from bucket `bucket` up to the root, bottom first.
@@ -298,8 +328,8 @@ impl StateTree {
         self.buckets
             .get(usize::from(bucket))
             .into_iter()
-            .flat_map(|leaves| leaves.values())
-            .map(|entry| entry.leaf)
+            .flat_map(|leaves| leaves.iter())
+            .map(|leaf| leaf.entry.leaf)
             .collect()
     }
 
@@ -361,6 +391,11 @@ pub fn bucket_part(leaves: &[(&[u8], Hash)], key: &[u8]) -> BucketPart {
         proof,
         root: tree.root().unwrap_or(EMPTY_ROOT),
     }
+}
+
+/// Where `key` is in a key-sorted bucket, or where it would go.
+fn search(leaves: &[Leaf], key: &[u8]) -> Result<usize, usize> {
+    leaves.binary_search_by(|leaf| leaf.key.as_slice().cmp(key))
 }
 
 fn bucket_count() -> usize {

@@ -7,6 +7,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The allocator the `agora-runner` binary uses, so a benchmark measures the node as it runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rows of the final table.
 #[derive(Default)]
 pub struct Summary {

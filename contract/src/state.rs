@@ -233,9 +233,17 @@ pub fn load<T: BorshDeserialize + BorshSerialize>(
     view: &dyn StateView,
     key: &[u8],
 ) -> Result<Option<T>, TxError> {
-    match view.get(key) {
+    decode_record(view.get(key).as_deref())
+}
+
+/// A stored record decoded as [`load`] decodes it (`None` for an absent key), for callers
+/// that read many values at once.
+pub fn decode_record<T: BorshDeserialize + BorshSerialize>(
+    record: Option<&[u8]>,
+) -> Result<Option<T>, TxError> {
+    match record {
         None => Ok(None),
-        Some(bytes) => decode_canonical(&bytes)
+        Some(bytes) => decode_canonical(bytes)
             .map(Some)
             .map_err(|_| TxError::StateCorrupt),
     }

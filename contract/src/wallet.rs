@@ -12,7 +12,7 @@ use crate::error::TxError;
 use crate::escrow::Escrow;
 use crate::event::Event;
 use crate::ids::{AccountId, Uuid};
-use crate::state::{keys, load, scan, Changes, StateView};
+use crate::state::{decode_record, keys, load, scan, Changes, StateView};
 
 /// An account's own record. A missing record reads as the default: no funds, nonce 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -51,7 +51,13 @@ pub struct AccountView {
 }
 
 pub fn load_account(view: &dyn StateView, id: &AccountId) -> Result<Account, TxError> {
-    Ok(load::<Account>(view, &keys::account(id))?.unwrap_or_default())
+    account_from_record(view.get(&keys::account(id)).as_deref())
+}
+
+/// An account from its stored record as [`load_account`] reads it (absent: the empty
+/// account).
+pub fn account_from_record(record: Option<&[u8]>) -> Result<Account, TxError> {
+    Ok(decode_record::<Account>(record)?.unwrap_or_default())
 }
 
 pub fn load_config(view: &dyn StateView) -> Result<ChainConfig, TxError> {

@@ -228,7 +228,8 @@ impl AppShared {
         }
         let tx = SignedTx::decode(bytes)?;
         tx.check_stateless(&self.chain_id, next_height)?;
-        self.checked(tx, bytes)
+        let committed_nonce = self.load_nonce(&tx.tx.signer)?;
+        self.checked(tx, bytes, committed_nonce)
     }
 
     /// [`AppShared::check_tx`] for many transactions, with their signatures verified as
@@ -248,11 +249,10 @@ impl AppShared {
         let candidates: Vec<sig::Prepared> = prepared.iter().flatten().cloned().collect();
         let weights = random_weights(candidates.len());
         let batch_valid = sig::verify_batch(&candidates, &weights);
-        decoded
+        let passed: Vec<Result<SignedTx, TxError>> = decoded
             .into_iter()
             .zip(prepared)
-            .zip(txs)
-            .map(|((tx, prepared), bytes)| {
+            .map(|(tx, prepared)| {
                 let tx = tx?;
                 let signature_valid =
                     prepared.is_some_and(|prepared| batch_valid || prepared.verify());
@@ -260,7 +260,18 @@ impl AppShared {
                     return Err(TxError::BadSignature);
                 }
                 tx.check_after_signature(&self.chain_id, next_height)?;
-                self.checked(tx, bytes)
+                Ok(tx)
+            })
+            .collect();
+        let signers: Vec<AccountId> = passed.iter().flatten().map(|tx| tx.tx.signer).collect();
+        let mut nonces = self.load_nonces(&signers).into_iter();
+        passed
+            .into_iter()
+            .zip(txs)
+            .map(|(tx, bytes)| {
+                let tx = tx?;
+                let committed_nonce = nonces.next().ok_or(TxError::StateCorrupt)??;
+                self.checked(tx, bytes, committed_nonce)
             })
             .collect()
     }
@@ -286,9 +297,13 @@ impl AppShared {
     }
 
     /// The nonce check and bookkeeping after the stateless checks passed.
-    fn checked(&self, tx: SignedTx, bytes: &[u8]) -> Result<CheckedTx, TxError> {
+    fn checked(
+        &self,
+        tx: SignedTx,
+        bytes: &[u8],
+        committed_nonce: u64,
+    ) -> Result<CheckedTx, TxError> {
         let hash = sha256(&[bytes]);
-        let committed_nonce = self.load_nonce(&tx.tx.signer)?;
         if tx.tx.nonce < committed_nonce {
             return Err(TxError::BadNonce {
                 expected: committed_nonce,
@@ -330,6 +345,46 @@ impl AppShared {
         self.nonces.get_or_load(account, || {
             Ok(wallet::load_account(&self.store.view(), account)?.nonce)
         })
+    }
+
+    /// [`AppShared::load_nonce`] for many accounts, in order; the uncached ones are read
+    /// from the store as one batch (at 10^6 accounts, one read per transaction was a sixth
+    /// of admission's time).
+    fn load_nonces(&self, accounts: &[AccountId]) -> Vec<Result<u64, TxError>> {
+        let lookup = self.nonces.lookup(accounts);
+        let missing: Vec<AccountId> = accounts
+            .iter()
+            .zip(&lookup.cached)
+            .filter(|(_, cached)| cached.is_none())
+            .map(|(account, _)| *account)
+            .collect();
+        let keys: Vec<Vec<u8>> = missing
+            .iter()
+            .map(agora_contract::state::keys::account)
+            .collect();
+        let loaded: Vec<Result<u64, TxError>> = self
+            .store
+            .view()
+            .get_many(&keys)
+            .iter()
+            .map(|record| Ok(wallet::account_from_record(record.as_deref())?.nonce))
+            .collect();
+        self.nonces.remember(
+            &lookup,
+            missing
+                .iter()
+                .zip(&loaded)
+                .filter_map(|(account, nonce)| Some((*account, *nonce.as_ref().ok()?))),
+        );
+        let mut loaded = loaded.into_iter();
+        lookup
+            .cached
+            .iter()
+            .map(|cached| match cached {
+                Some(nonce) => Ok(*nonce),
+                None => loaded.next().unwrap_or(Err(TxError::StateCorrupt)),
+            })
+            .collect()
     }
 
     /// A value at `height` (latest if `None`), with a proof when `prove`.

@@ -21,6 +21,13 @@ struct Inner {
     generation: u64,
 }
 
+/// What [`NonceCache::lookup`] found.
+pub struct Lookup {
+    /// Each account's cached nonce, in the order asked.
+    pub cached: Vec<Option<u64>>,
+    generation: u64,
+}
+
 /// See the module documentation.
 #[derive(Default)]
 pub struct NonceCache {
@@ -38,24 +45,43 @@ impl NonceCache {
         account: &AccountId,
         load: impl FnOnce() -> Result<u64, E>,
     ) -> Result<u64, E> {
-        let generation = {
-            let inner = self.lock();
-            if let Some(nonce) = inner.nonces.get(account) {
-                return Ok(*nonce);
-            }
-            inner.generation
-        };
+        let lookup = self.lookup(std::slice::from_ref(account));
+        if let Some(Some(nonce)) = lookup.cached.first() {
+            return Ok(*nonce);
+        }
         let nonce = load()?;
+        self.remember(&lookup, [(*account, nonce)]);
+        Ok(nonce)
+    }
+
+    /// The cached nonces of `accounts`, in order (`None`: not cached, load it from the
+    /// store and hand it to [`NonceCache::remember`] with this lookup).
+    pub fn lookup(&self, accounts: &[AccountId]) -> Lookup {
+        let inner = self.lock();
+        Lookup {
+            cached: accounts
+                .iter()
+                .map(|account| inner.nonces.get(account).copied())
+                .collect(),
+            generation: inner.generation,
+        }
+    }
+
+    /// Caches nonces read from the store after `lookup`, unless a block committed since
+    /// (the read may predate it: the values are right for the caller, not for the cache).
+    pub fn remember(&self, lookup: &Lookup, loaded: impl IntoIterator<Item = (AccountId, u64)>) {
         let mut inner = self.lock();
-        if inner.generation == generation {
+        if inner.generation != lookup.generation {
+            return;
+        }
+        for (account, nonce) in loaded {
             if inner.nonces.len() >= NONCE_CACHE_MAX_ACCOUNTS {
                 inner.nonces.clear();
                 inner.generation = inner.generation.wrapping_add(1);
-            } else {
-                inner.nonces.insert(*account, nonce);
+                return;
             }
+            inner.nonces.insert(account, nonce);
         }
-        Ok(nonce)
     }
 
     /// After a block is durably committed: the new nonces of the accounts it wrote
@@ -147,6 +173,29 @@ mod tests {
             Err("corrupt")
         );
         assert_eq!(cache.get_or_load(&account(1), || Ok::<_, &str>(2)), Ok(2));
+    }
+
+    #[test]
+    fn a_batch_lookup_finds_the_cached_and_remembers_what_was_loaded() {
+        let cache = NonceCache::default();
+        cache.get_or_load(&account(1), || Ok::<_, ()>(3)).unwrap();
+        let lookup = cache.lookup(&[account(1), account(2), account(3)]);
+        assert_eq!(lookup.cached, vec![Some(3), None, None]);
+        cache.remember(&lookup, [(account(2), 5), (account(3), 0)]);
+        assert_eq!(
+            cache.lookup(&[account(3), account(2)]).cached,
+            vec![Some(0), Some(5)]
+        );
+    }
+
+    /// Loaded values that straddle a block commit are not cached (as for a single load).
+    #[test]
+    fn a_batch_overtaken_by_a_block_is_not_remembered() {
+        let cache = NonceCache::default();
+        let lookup = cache.lookup(&[account(1)]);
+        cache.block_committed([(account(1), Some(4))]);
+        cache.remember(&lookup, [(account(1), 3)]);
+        assert_eq!(cache.lookup(&[account(1)]).cached, vec![None]);
     }
 
     #[test]

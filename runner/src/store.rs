@@ -319,10 +319,11 @@ impl Store {
         self.get(CF_STATE, key)
     }
 
-    /// Current values of many state keys, read as one batch (`keys` sorted ascending).
+    /// Current values of many state keys, in order, read as one batch (cheapest with
+    /// `keys` sorted ascending; RocksDB sorts them otherwise).
     pub fn state_multi_get(&self, keys: &[Vec<u8>]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         self.db
-            .batched_multi_get_cf(self.cf(CF_STATE), keys.iter(), true)
+            .batched_multi_get_cf(self.cf(CF_STATE), keys.iter(), keys.is_sorted())
             .into_iter()
             .map(|value| Ok(value?.map(|slice| slice.to_vec())))
             .collect()
@@ -1080,6 +1081,19 @@ impl StateView for StoreView<'_> {
     fn first_in_range(&self, start: &[u8], end: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
         match self.store.state_range(start, end, 1) {
             Ok(mut found) => found.pop(),
+            Err(error) => fatal_read(&error),
+        }
+    }
+}
+
+impl StoreView<'_> {
+    /// [`StateView::get`] of many keys, in order, read as one batch.
+    pub fn get_many(&self, keys: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        match self.store.state_multi_get(keys) {
+            Ok(values) => values,
             Err(error) => fatal_read(&error),
         }
     }

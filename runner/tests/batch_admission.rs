@@ -207,3 +207,66 @@ async fn batch_and_single_admission_agree_on_valid_and_crafted_signatures() {
     batched.stop().await;
     single.stop().await;
 }
+
+const BAD_NONCE: u16 = 105;
+
+/// Admission reads the committed nonces of a batch's senders from the store in one batch:
+/// after a restart (no nonce in memory) a batch mixing senders with committed nonces, one
+/// sender already cached, and new senders accepts the next nonces (and later ones) and
+/// refuses the spent ones, as single submissions do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_admission_reads_committed_nonces_from_the_store() {
+    let node = TestNode::start(BlockMode::Manual).await;
+    // Sender i commits i transfers (nonces 0..i).
+    for sender in 1..=5u64 {
+        for nonce in 0..sender {
+            node.client
+                .submit(&transfer(sender, nonce, dev_id(0), 1))
+                .await;
+        }
+    }
+    node.client.mine(1).await;
+    for sender in 1..=5u64 {
+        assert_eq!(node.client.nonce(&dev_id(sender)).await, sender);
+    }
+    let node = node.restart(BlockMode::Manual).await;
+    // Sender 1's nonce is cached before the batch; the others are read by the batch.
+    node.client.submit(&transfer(1, 1, dev_id(0), 1)).await;
+
+    let mut txs: Vec<(Vec<u8>, Expected)> =
+        vec![(transfer(1, 2, dev_id(0), 1), Expected::Accepted)];
+    for sender in 2..=5u64 {
+        txs.push((transfer(sender, 0, dev_id(0), 7), Expected::Code(BAD_NONCE)));
+        txs.push((
+            transfer(sender, sender - 1, dev_id(0), 7),
+            Expected::Code(BAD_NONCE),
+        ));
+        txs.push((transfer(sender, sender, dev_id(0), 1), Expected::Accepted));
+        txs.push((
+            transfer(sender, sender + 1, dev_id(0), 1),
+            Expected::Accepted,
+        ));
+    }
+    txs.push((transfer(1, 0, dev_id(0), 7), Expected::Code(BAD_NONCE)));
+    // Senders with nothing committed: nonce 0 and a later one.
+    txs.push((transfer(6, 0, dev_id(0), 1), Expected::Accepted));
+    txs.push((transfer(7, 3, dev_id(0), 1), Expected::Accepted));
+    let bytes: Vec<Vec<u8>> = txs.iter().map(|(bytes, _)| bytes.clone()).collect();
+    let handle = node.node.clone();
+    let results = tokio::task::spawn_blocking(move || handle.submit_batch(&bytes))
+        .await
+        .unwrap();
+    let results: Vec<Expected> = results.iter().map(|(_, result)| outcome(result)).collect();
+    let expected: Vec<Expected> = txs.iter().map(|(_, expected)| *expected).collect();
+    assert_eq!(results, expected);
+
+    node.client.mine(1).await;
+    assert_eq!(node.client.nonce(&dev_id(1)).await, 3);
+    for sender in 2..=5u64 {
+        assert_eq!(node.client.nonce(&dev_id(sender)).await, sender + 2);
+    }
+    assert_eq!(node.client.nonce(&dev_id(6)).await, 1);
+    // Sender 7's nonce 3 waits for 0..3.
+    assert_eq!(node.client.nonce(&dev_id(7)).await, 0);
+    node.stop().await;
+}

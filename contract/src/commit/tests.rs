@@ -406,7 +406,7 @@ fn crowded_buckets_match_a_sorted_model() {
             state ^= state >> 7;
             state ^= state << 17;
             let key = &keys[(state % keys.len() as u64) as usize];
-            if state % 5 == 0 {
+            if state.is_multiple_of(5) {
                 tree.set(key, None);
                 model.remove(key);
             } else {

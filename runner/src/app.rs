@@ -348,7 +348,7 @@ impl AppShared {
     }
 
     /// [`AppShared::load_nonce`] for many accounts, in order; the uncached ones are read
-    /// from the store as one batch (at 10^6 accounts, one read per transaction was a sixth
+    /// from the store as one batch (at 10^6 accounts, one read per transaction was a seventh
     /// of admission's time).
     fn load_nonces(&self, accounts: &[AccountId]) -> Vec<Result<u64, TxError>> {
         let lookup = self.nonces.lookup(accounts);

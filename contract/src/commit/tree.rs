@@ -40,8 +40,8 @@ struct Entry {
     leaf: Hash,
 }
 
-/// A key held inline up to this many bytes (every fixed-size key of the contract's state
-/// but the longest market ones), on the heap beyond.
+/// A key held inline up to this many bytes, on the heap beyond: accounts (33 bytes),
+/// escrows, deadlines and market objects fit; holdings (50) and offer-book entries do not.
 const INLINE_KEY_BYTES: usize = 48;
 
 /// One leaf of a bucket: its key (inline, so a search compares keys without following a

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use agora_contract::block::{apply_tx_with, begin_block, init_chain, BlockError, Genesis, Receipt};
 use agora_contract::bounded::Label;
 use agora_contract::commit::{
-    list_leaf, merkle_root, value_hash, PreparedLeaf, StateProof, StateTree,
+    list_leaf, merkle_root, value_hash, ListRoot, PreparedLeaf, StateProof, StateTree,
 };
 use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
@@ -31,7 +31,9 @@ use agora_contract::TxError;
 use agora_contract::{sig, wallet};
 
 use crate::nonces::NonceCache;
-use crate::store::{BlockContents, PreparedBatch, StagePart, Store, StoreError, StoredBlock};
+use crate::store::{
+    BlockContents, PreparedBatch, StagePart, Store, StoreError, StoredBlock, RECEIPTS_PER_ENTRY,
+};
 
 /// What the application reports about itself (ABCI `Info`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,9 +158,9 @@ struct OpenBlock {
     writes: WriteSet,
     hook_events: Vec<Event>,
     receipts: Vec<Receipt>,
-    /// List leaves of the tx hashes and of the encoded receipts, for the block's roots.
-    tx_leaves: Vec<Hash>,
-    receipt_leaves: Vec<Hash>,
+    /// The tx root and the receipts root so far, built as the steps add to them.
+    tx_list: ListRoot,
+    receipt_list: ListRoot,
     /// The receipts borsh-encoded: hashed for the leaves, stored as they are.
     encoded_receipts: Vec<Vec<u8>>,
     txs: Vec<Vec<u8>>,
@@ -166,6 +168,8 @@ struct OpenBlock {
     /// Parts of the block's height-keyed records staged in the store so far (blocks
     /// after genesis stage theirs as they execute; genesis writes all at its commit).
     parts: u32,
+    /// Receipt entries (`RECEIPTS_PER_ENTRY` receipts each) staged so far.
+    staged_receipt_entries: u32,
 }
 
 /// Smallest write set worth hashing on every core.
@@ -711,6 +715,8 @@ impl AgoraApp {
                 receipts: &[],
                 first_index: 0,
                 hook_events: &hook_events,
+                receipt_entries: &[],
+                first_entry: 0,
             });
             if let Err(error) = staged {
                 self.drop_block(ctx.height, rollback, true);
@@ -722,12 +728,13 @@ impl AgoraApp {
             writes,
             hook_events,
             receipts: Vec::new(),
-            tx_leaves: Vec::new(),
-            receipt_leaves: Vec::new(),
+            tx_list: ListRoot::new(),
+            receipt_list: ListRoot::new(),
             encoded_receipts: Vec::new(),
             txs: Vec::new(),
             rollback,
             parts: u32::from(stages),
+            staged_receipt_entries: 0,
         });
         Ok(())
     }
@@ -754,22 +761,13 @@ impl AgoraApp {
             hook_events: &open.hook_events,
             tx_bytes: open.txs.iter().map(Vec::len).sum(),
             staged: open.parts > 0,
+            staged_receipt_entries: open.staged_receipt_entries,
         };
-        // The roots, and beside them most of the block's batch, which needs neither.
-        let ((state_root, nodes), ((tx_root, receipts_root), prepared)) = rayon::join(
-            || commit_parallel(tree),
-            || {
-                rayon::join(
-                    || {
-                        rayon::join(
-                            || merkle_root(&open.tx_leaves),
-                            || merkle_root(&open.receipt_leaves),
-                        )
-                    },
-                    || store.prepare_block(&contents),
-                )
-            },
-        );
+        // The list roots cost a hash per level: the steps hashed the rest.
+        let (tx_root, receipts_root) = (open.tx_list.root(), open.receipt_list.root());
+        // The state root, and beside it most of the block's batch, which needs no root.
+        let ((state_root, nodes), prepared) =
+            rayon::join(|| commit_parallel(tree), || store.prepare_block(&contents));
         let batch = match prepared {
             Ok(batch) => batch,
             Err(error) => {
@@ -932,6 +930,9 @@ impl Application for AgoraApp {
         Self::write_tree(&mut self.tree, &mut open.rollback, &step_writes);
         let tree = &mut self.tree;
         let store = &self.shared.store;
+        // Receipt entries the steps before this one filled go out with this part.
+        let filled_entries = open.encoded_receipts.len() / RECEIPTS_PER_ENTRY;
+        let first_entry = usize::try_from(open.staged_receipt_entries).unwrap_or(usize::MAX);
         let part = StagePart {
             height: open.ctx.height,
             part: open.parts,
@@ -939,18 +940,29 @@ impl Application for AgoraApp {
             receipts: &receipts,
             first_index: u32::try_from(open.receipts.len()).unwrap_or(u32::MAX),
             hook_events: &[],
+            receipt_entries: open
+                .encoded_receipts
+                .get(first_entry * RECEIPTS_PER_ENTRY..filled_entries * RECEIPTS_PER_ENTRY)
+                .unwrap_or_default(),
+            first_entry: open.staged_receipt_entries,
         };
-        // The step's records are staged on one core while the other updates the tree.
-        let (staged, (_, (encoded, receipt_leaves))) = rayon::join(
+        let (tx_list, receipt_list) = (&mut open.tx_list, &mut open.receipt_list);
+        // The step's records are staged on one core while the other updates the tree and
+        // the list roots.
+        let (staged, (_, encoded)) = rayon::join(
             || store.stage(&part),
             || {
                 rayon::join(
                     || commit_buckets_parallel(tree),
                     || {
                         let encoded = crate::store::encode_receipts(&receipts);
-                        let leaves: Vec<Hash> =
-                            encoded.iter().map(|bytes| list_leaf(bytes)).collect();
-                        (encoded, leaves)
+                        for bytes in &encoded {
+                            receipt_list.push(list_leaf(bytes));
+                        }
+                        for hash in &hashes {
+                            tx_list.push(list_leaf(hash));
+                        }
+                        encoded
                     },
                 )
             },
@@ -964,12 +976,10 @@ impl Application for AgoraApp {
             self.abandon_block();
             return Err(error.into());
         }
+        open.staged_receipt_entries = u32::try_from(filled_entries).unwrap_or(u32::MAX);
         block.absorb(step_writes);
         open.writes = block.into_parts().0;
-        open.receipt_leaves.extend(receipt_leaves);
         open.encoded_receipts.extend(encoded);
-        open.tx_leaves
-            .extend(hashes.iter().map(|hash| list_leaf(hash)));
         let first = open.receipts.len();
         open.receipts.extend(receipts);
         open.txs.extend(txs);

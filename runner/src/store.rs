@@ -172,6 +172,8 @@ pub struct BlockContents<'a> {
     /// Whether the height-keyed records were staged with [`Store::stage`]; if not, the
     /// block's batch holds them too (genesis, and stores written by tools).
     pub staged: bool,
+    /// Receipt entries the block's parts staged already (entries 0 to this − 1).
+    pub staged_receipt_entries: u32,
 }
 
 /// One part of a block's height-keyed records, staged before the block commits: the
@@ -185,6 +187,11 @@ pub struct StagePart<'a> {
     pub receipts: &'a [Receipt],
     pub first_index: u32,
     pub hook_events: &'a [Event],
+    /// Encoded receipts of whole receipt entries that filled up before this part, from
+    /// entry `first_entry` on (a multiple of [`RECEIPTS_PER_ENTRY`] of them): out of the
+    /// commit's synced batch, which keeps only the entries not staged by then.
+    pub receipt_entries: &'a [Vec<u8>],
+    pub first_entry: u32,
 }
 
 /// What one staged part wrote, so it can be deleted (a dropped block) or undone (a
@@ -450,6 +457,7 @@ impl Store {
             hook_events: &write.block.hook_events,
             tx_bytes: write.block.txs.iter().map(Vec::len).sum(),
             staged: false,
+            staged_receipt_entries: 0,
         };
         let prepared = self.prepare_block(&contents)?;
         self.finish_block(prepared, write.block, write.pages)
@@ -479,7 +487,9 @@ impl Store {
                 contents.encoded_receipts.len()
             )));
         }
-        for (chunk, receipts) in (0u32..).zip(contents.encoded_receipts.chunks(RECEIPTS_PER_ENTRY))
+        for (chunk, receipts) in (0u32..)
+            .zip(contents.encoded_receipts.chunks(RECEIPTS_PER_ENTRY))
+            .skip(usize::try_from(contents.staged_receipt_entries).unwrap_or(usize::MAX))
         {
             batch.put_cf(
                 self.cf(CF_RECEIPTS),
@@ -497,6 +507,8 @@ impl Store {
                     receipts: contents.receipts,
                     first_index: 0,
                     hook_events: contents.hook_events,
+                    receipt_entries: &[],
+                    first_entry: 0,
                 },
             )?;
         }
@@ -561,6 +573,15 @@ impl Store {
             .collect::<StoreResult<_>>()?;
         for (hash, location) in &tx_index {
             batch.put_cf(self.cf(CF_TXS), hash, location);
+        }
+        for (entry, receipts) in
+            (part.first_entry..).zip(part.receipt_entries.chunks(RECEIPTS_PER_ENTRY))
+        {
+            batch.put_cf(
+                self.cf(CF_RECEIPTS),
+                receipt_chunk_key(height, entry),
+                receipt_list(receipts)?,
+            );
         }
         let hook_source = EventSource::BlockHook { height };
         let sources = std::iter::once((0u32, hook_source, part.hook_events)).chain(
@@ -676,6 +697,11 @@ impl Store {
                 escrow_event_key(&id, height.saturating_add(1), 0, 0),
             );
         }
+        batch.delete_range_cf(
+            self.cf(CF_RECEIPTS),
+            height.to_be_bytes(),
+            height.saturating_add(1).to_be_bytes(),
+        );
         batch.delete_range_cf(
             self.cf(CF_UNDO),
             undo_key(height, 0),
@@ -814,11 +840,6 @@ impl Store {
                     entry.insert(previous);
                 }
             }
-            batch.delete_range_cf(
-                self.cf(CF_RECEIPTS),
-                undone.to_be_bytes(),
-                undone.saturating_add(1).to_be_bytes(),
-            );
             batch.delete_cf(self.cf(CF_BLOCKS), undone.to_be_bytes());
         }
         for (key, value) in &restored {
@@ -1165,7 +1186,7 @@ pub fn encode_receipts(receipts: &[Receipt]) -> Vec<Vec<u8>> {
 }
 
 /// Receipts per `receipts` entry.
-const RECEIPTS_PER_ENTRY: usize = 256;
+pub const RECEIPTS_PER_ENTRY: usize = 256;
 
 fn receipt_chunk_key(height: u64, chunk: u32) -> [u8; 12] {
     let mut key = [0u8; 12];
@@ -1476,6 +1497,7 @@ mod tests {
             hook_events: &[],
             tx_bytes: 0,
             staged: false,
+            staged_receipt_entries: 0,
         };
         let mut prepared = store.prepare_block(&contents).expect("prepared");
         prepared
@@ -1576,6 +1598,8 @@ mod tests {
                     receipts,
                     first_index: part,
                     hook_events: &[],
+                    receipt_entries: &[],
+                    first_entry: 0,
                 })
                 .expect("staged");
         }
@@ -1618,6 +1642,7 @@ mod tests {
             .put_cf(store.cf(CF_TXS), receipts[1].tx_hash, earlier)
             .expect("earlier entry");
         let writes: WriteSet = [(b"k1".to_vec(), Some(b"v1".to_vec()))].into();
+        let encoded = encode_receipts(&receipts);
         let stage = |store: &Store| {
             store
                 .stage(&StagePart {
@@ -1627,6 +1652,8 @@ mod tests {
                     receipts: &receipts,
                     first_index: 0,
                     hook_events: &[],
+                    receipt_entries: &encoded,
+                    first_entry: 0,
                 })
                 .expect("staged")
         };
@@ -1637,12 +1664,14 @@ mod tests {
                 Some(earlier.to_vec())
             );
             assert_eq!(raw(store, CF_HISTORY, &history_key(b"k1", 6)), None);
+            assert_eq!(raw(store, CF_RECEIPTS, &receipt_chunk_key(6, 0)), None);
             assert!(store.undo_parts(6).unwrap().is_empty());
             set_head(store, 6);
             assert!(store.escrow_events(&escrow).unwrap().is_empty());
             set_head(store, 5);
         };
         stage(&store);
+        assert!(raw(&store, CF_RECEIPTS, &receipt_chunk_key(6, 0)).is_some());
         assert_eq!(
             raw(&store, CF_TXS, &receipts[1].tx_hash),
             Some(
@@ -1722,6 +1751,8 @@ mod tests {
                 receipts: std::slice::from_ref(&reincluded),
                 first_index: 0,
                 hook_events: &[],
+                receipt_entries: &[],
+                first_entry: 0,
             })
             .expect("staged");
         let restored = store.revert_to(3).expect("reverted");

@@ -9,9 +9,11 @@
 //! contributes [`EMPTY_ROOT`]). A block therefore rebuilds only the buckets it touched
 //! and one 16-hash path per touched bucket.
 
+mod list;
 mod proof;
 mod tree;
 
+pub use list::ListRoot;
 pub use proof::{
     proof_hash_count, ProofError, ProvenLeaf, StateProof, MAX_KEY_BYTES, MAX_PROOF_BYTES,
     PROOF_VERSION,

@@ -50,6 +50,21 @@ fn merkle_root_equals_rs_merkle_for_every_size() {
 }
 
 #[test]
+fn a_list_root_built_leaf_by_leaf_equals_merkle_root_at_every_length() {
+    let leaves: Vec<Hash> = (0u32..4097).map(|i| list_leaf(&i.to_le_bytes())).collect();
+    let mut list = ListRoot::new();
+    assert_eq!(list.root(), EMPTY_ROOT);
+    for (index, leaf) in leaves.iter().enumerate() {
+        list.push(*leaf);
+        let count = index + 1;
+        if count <= 300 || [511, 512, 513, 1023, 1024, 1025, 4096, 4097].contains(&count) {
+            let prefix = leaves.get(..count).unwrap_or_default();
+            assert_eq!(list.root(), merkle_root(prefix), "{count} leaves");
+        }
+    }
+}
+
+#[test]
 fn replace_returns_the_previous_value_hash_and_matches_set() {
     let mut replaced = filled(40);
     let mut set = filled(40);

@@ -942,7 +942,10 @@ impl Application for AgoraApp {
             hook_events: &[],
             receipt_entries: open
                 .encoded_receipts
-                .get(first_entry * RECEIPTS_PER_ENTRY..filled_entries * RECEIPTS_PER_ENTRY)
+                .get(
+                    first_entry.saturating_mul(RECEIPTS_PER_ENTRY)
+                        ..filled_entries.saturating_mul(RECEIPTS_PER_ENTRY),
+                )
                 .unwrap_or_default(),
             first_entry: open.staged_receipt_entries,
         };

@@ -487,16 +487,16 @@ impl Store {
                 contents.encoded_receipts.len()
             )));
         }
-        for (chunk, receipts) in (0u32..)
-            .zip(contents.encoded_receipts.chunks(RECEIPTS_PER_ENTRY))
-            .skip(usize::try_from(contents.staged_receipt_entries).unwrap_or(usize::MAX))
-        {
-            batch.put_cf(
-                self.cf(CF_RECEIPTS),
-                receipt_chunk_key(height, chunk),
-                receipt_list(receipts)?,
-            );
-        }
+        let staged = usize::try_from(contents.staged_receipt_entries).unwrap_or(usize::MAX);
+        self.put_receipt_entries(
+            &mut batch,
+            height,
+            contents.staged_receipt_entries,
+            contents
+                .encoded_receipts
+                .get(staged.saturating_mul(RECEIPTS_PER_ENTRY)..)
+                .unwrap_or_default(),
+        )?;
         if !contents.staged {
             self.put_part(
                 &mut batch,
@@ -527,6 +527,25 @@ impl Store {
         let mut options = WriteOptions::default();
         options.set_sync(false);
         Ok(self.db.write_opt(batch, &options)?)
+    }
+
+    /// Adds `encoded` receipts to `batch` as receipt entries of `height`, from entry
+    /// `first_entry` on, [`RECEIPTS_PER_ENTRY`] to an entry.
+    fn put_receipt_entries(
+        &self,
+        batch: &mut WriteBatch,
+        height: u64,
+        first_entry: u32,
+        encoded: &[Vec<u8>],
+    ) -> StoreResult<()> {
+        for (entry, receipts) in (first_entry..).zip(encoded.chunks(RECEIPTS_PER_ENTRY)) {
+            batch.put_cf(
+                self.cf(CF_RECEIPTS),
+                receipt_chunk_key(height, entry),
+                receipt_list(receipts)?,
+            );
+        }
+        Ok(())
     }
 
     /// Adds a part's history versions, tx index entries, escrow events and undo part
@@ -574,15 +593,7 @@ impl Store {
         for (hash, location) in &tx_index {
             batch.put_cf(self.cf(CF_TXS), hash, location);
         }
-        for (entry, receipts) in
-            (part.first_entry..).zip(part.receipt_entries.chunks(RECEIPTS_PER_ENTRY))
-        {
-            batch.put_cf(
-                self.cf(CF_RECEIPTS),
-                receipt_chunk_key(height, entry),
-                receipt_list(receipts)?,
-            );
-        }
+        self.put_receipt_entries(batch, height, part.first_entry, part.receipt_entries)?;
         let hook_source = EventSource::BlockHook { height };
         let sources = std::iter::once((0u32, hook_source, part.hook_events)).chain(
             (part.first_index..)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use agora_contract::block::TxStatus;
 use agora_contract::commit::list_root;
 use agora_contract::tx::account_of;
+use agora_contract::AccountId;
 use agora_runner::app::{AgoraApp, Application, ProposedBlock};
 use agora_runner::genesis::{devnet_genesis, devnet_sequencer_key};
 use agora_runner::sequencer::header_for;
@@ -21,6 +22,38 @@ use support::{chain_id, dev_id, now_ms, transfer};
 const TXS: u64 = 600;
 /// Step sizes: entry boundaries fall inside steps, and the last entry is partial.
 const STEPS: [usize; 4] = [100, 200, 250, 50];
+
+/// One test block: its genesis time, its time and proposer, its transactions.
+struct Fixture {
+    genesis_time_ms: u64,
+    time_ms: u64,
+    proposer: AccountId,
+    txs: Vec<Arc<[u8]>>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let genesis_time_ms = now_ms();
+        Self {
+            genesis_time_ms,
+            time_ms: genesis_time_ms + 1_000,
+            proposer: account_of(&devnet_sequencer_key()),
+            txs: block_txs(),
+        }
+    }
+
+    /// A chain at genesis in `dir`.
+    fn app(&self, dir: &Path) -> (Arc<Store>, AgoraApp) {
+        app_at_genesis(dir, self.genesis_time_ms)
+    }
+
+    /// Opens block 1 (`later_ms` after its time) and delivers the transactions in steps.
+    fn build_in_steps(&self, app: &mut AgoraApp, later_ms: u64) {
+        app.begin_block(1, self.time_ms + later_ms, self.proposer)
+            .expect("block opens");
+        deliver_in_steps(app, &self.txs);
+    }
+}
 
 fn app_at_genesis(dir: &Path, genesis_time_ms: u64) -> (Arc<Store>, AgoraApp) {
     let store = Arc::new(Store::open(&dir.join("db")).expect("store opens"));
@@ -59,26 +92,22 @@ fn deliver_in_steps(app: &mut AgoraApp, txs: &[Arc<[u8]>]) {
 #[test]
 fn a_block_built_in_steps_commits_every_receipt_and_the_roots_of_one_built_at_once() {
     assert!(TXS as usize > 2 * RECEIPTS_PER_ENTRY);
-    let genesis_time_ms = now_ms();
-    let time_ms = genesis_time_ms + 1_000;
-    let proposer = account_of(&devnet_sequencer_key());
-    let txs = block_txs();
+    let block = Fixture::new();
 
     let at_once_dir = tempfile::tempdir().expect("temp dir");
-    let (_, mut at_once) = app_at_genesis(at_once_dir.path(), genesis_time_ms);
+    let (_, mut at_once) = block.app(at_once_dir.path());
     let expected = at_once
         .finalize_block(&ProposedBlock {
             height: 1,
-            time_ms,
-            proposer,
-            txs: txs.clone(),
+            time_ms: block.time_ms,
+            proposer: block.proposer,
+            txs: block.txs.clone(),
         })
         .expect("block executes at once");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, mut app) = app_at_genesis(dir.path(), genesis_time_ms);
-    app.begin_block(1, time_ms, proposer).expect("block opens");
-    deliver_in_steps(&mut app, &txs);
+    let (store, mut app) = block.app(dir.path());
+    block.build_in_steps(&mut app, 0);
     let finalized = app.end_block().expect("block closes");
     assert_eq!(finalized.state_root, expected.state_root);
     assert_eq!(finalized.tx_root, expected.tx_root);
@@ -116,23 +145,20 @@ fn a_block_built_in_steps_commits_every_receipt_and_the_roots_of_one_built_at_on
 
 #[test]
 fn a_stepped_block_dropped_or_cut_off_leaves_no_receipt_entry() {
-    let genesis_time_ms = now_ms();
-    let time_ms = genesis_time_ms + 1_000;
-    let proposer = account_of(&devnet_sequencer_key());
-    let txs = block_txs();
+    let block = Fixture::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (store, mut app) = app_at_genesis(dir.path(), genesis_time_ms);
+    let (store, mut app) = block.app(dir.path());
 
-    // Dropped (as a dev time advance drops the open block), then opened again.
-    app.begin_block(1, time_ms, proposer).expect("block opens");
-    deliver_in_steps(&mut app, &txs);
+    // Dropped (as a dev time advance drops the open block), then opened again; opening
+    // it deletes what the dropped one staged.
+    block.build_in_steps(&mut app, 0);
     app.abandon_block();
-    app.begin_block(1, time_ms + 5, proposer)
+    app.begin_block(1, block.time_ms + 5, block.proposer)
         .expect("block opens again");
     assert!(store.receipts(1).expect("receipts read").is_empty());
 
     // Cut off by a crash: opening the store deletes what the steps staged.
-    deliver_in_steps(&mut app, &txs);
+    block.build_in_steps(&mut app, 10);
     drop(app);
     drop(store);
     let store = Store::open(&dir.path().join("db")).expect("store reopens");

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use agora_contract::block::{apply_tx_with, begin_block, init_chain, BlockError, Genesis, Receipt};
 use agora_contract::bounded::Label;
 use agora_contract::commit::{
-    list_leaf, merkle_root, value_hash, ListRoot, PreparedLeaf, StateProof, StateTree,
+    list_leaf, value_hash, BucketJob, ListRoot, PreparedLeaf, StateProof, StateTree,
 };
 use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
@@ -480,19 +480,17 @@ fn prefetch_accounts(
         .collect())
 }
 
-/// The roots of the given buckets' leaf lists, on every core.
-fn bucket_roots_parallel(leaf_lists: &[Vec<Hash>]) -> Vec<Hash> {
+/// The dirty buckets' roots, on every core.
+fn run_bucket_jobs(jobs: &mut [BucketJob<'_>]) {
     use rayon::prelude::*;
-    leaf_lists
-        .par_iter()
-        .with_min_len(64)
-        .map(|leaves| merkle_root(leaves))
-        .collect()
+    jobs.par_iter_mut().with_min_len(64).for_each(|job| {
+        job.run();
+    });
 }
 
 /// [`StateTree::commit_buckets_with`] on every core.
 fn commit_buckets_parallel(tree: &mut StateTree) {
-    tree.commit_buckets_with(bucket_roots_parallel)
+    tree.commit_buckets_with(run_bucket_jobs)
 }
 
 /// Puts the tree's leaves back to the value hashes a block's rollback record holds, then
@@ -507,7 +505,7 @@ fn restore_tree(tree: &mut StateTree, rollback: impl IntoIterator<Item = (Vec<u8
 
 /// [`StateTree::commit`] with the dirty buckets' roots computed on every core.
 pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
-    tree.commit_with(bucket_roots_parallel)
+    tree.commit_with(run_bucket_jobs)
 }
 
 /// Loads every state entry into `tree`, hashing values on every core in chunks while the

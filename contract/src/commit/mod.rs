@@ -18,7 +18,7 @@ pub use proof::{
     proof_hash_count, ProofError, ProvenLeaf, StateProof, MAX_KEY_BYTES, MAX_PROOF_BYTES,
     PROOF_VERSION,
 };
-pub use tree::{bucket_part, BucketPart, PreparedLeaf, StateTree};
+pub use tree::{bucket_part, BucketJob, BucketPart, PreparedLeaf, StateTree};
 
 use alloc::vec::Vec;
 use sha2::{Digest, Sha256};

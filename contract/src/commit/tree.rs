@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 use smallvec::SmallVec;
 
 use super::{
-    bucket_of, empty_subtree_roots, leaf_hash, merkle_root, node_hash, value_hash, CommitHasher,
-    ProvenLeaf, StateProof, BUCKETS, EMPTY_ROOT, PROOF_VERSION,
+    bucket_of, empty_subtree_roots, leaf_hash, node_hash, value_hash, CommitHasher, ProvenLeaf,
+    StateProof, BUCKETS, EMPTY_ROOT, PROOF_VERSION,
 };
 use crate::ids::Hash;
 
@@ -59,6 +59,32 @@ struct Leaf {
     entry: Entry,
 }
 
+/// One bucket: its key-sorted leaves and the rs_merkle levels above them, kept so that a
+/// leaf whose hash changed rehashes its path (about 4 hashes at 15 leaves, the mean at
+/// 10^6 keys) rather than the whole bucket (14).
+#[derive(Clone, Debug, Default)]
+struct Bucket {
+    leaves: Vec<Leaf>,
+    /// The interior levels bottom up, concatenated: level 1 (⌈n/2⌉ nodes for n leaves)
+    /// first, the root last. Empty for a bucket of fewer than two leaves, and until the
+    /// bucket's root is first computed.
+    levels: Vec<Hash>,
+}
+
+/// What changed in a bucket since its levels were computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Dirty {
+    /// The leaves at these positions changed hash; none was inserted or removed.
+    Leaves(SmallVec<[u32; MAX_PATHS]>),
+    /// Leaves were inserted or removed, or more than [`MAX_PATHS`] changed: every level is
+    /// rebuilt.
+    All,
+}
+
+/// Changed leaves of one bucket rehashed path by path; beyond this many the bucket is
+/// rebuilt whole (at 15 leaves, 4 paths cost about as much as the 14 hashes of a rebuild).
+const MAX_PATHS: usize = 4;
+
 /// Buckets of key-sorted leaves plus the top tree over their roots.
 ///
 /// A bucket is a key-sorted `Vec`: at 10^6 keys a bucket holds ~15 leaves, and a binary
@@ -66,11 +92,11 @@ struct Leaf {
 /// followed a pointer to a heap key (a cache miss each, ~11 % of the sequencer's time).
 #[derive(Clone, Debug)]
 pub struct StateTree {
-    buckets: Vec<Vec<Leaf>>,
+    buckets: Vec<Bucket>,
     /// Heap order: index 1 is the state root, `BUCKETS + b` is bucket b's root.
     nodes: Vec<Hash>,
-    /// Buckets whose leaves changed since their root was computed.
-    dirty: BTreeSet<u16>,
+    /// Buckets whose leaves changed since their root was computed, and how.
+    dirty: BTreeMap<u16, Dirty>,
     /// Top-tree nodes [`STEP_PATH_LEVELS`] above the buckets, brought up to date by
     /// [`StateTree::commit_buckets_with`], whose paths to the state root were not (heap
     /// indices).
@@ -99,9 +125,9 @@ impl StateTree {
             nodes.push(empty.get(level).copied().unwrap_or(EMPTY_ROOT));
         }
         StateTree {
-            buckets: (0..bucket_count()).map(|_| Vec::new()).collect(),
+            buckets: (0..bucket_count()).map(|_| Bucket::default()).collect(),
             nodes,
-            dirty: BTreeSet::new(),
+            dirty: BTreeMap::new(),
             stale_paths: BTreeSet::new(),
             changed_roots: BTreeMap::new(),
             entries: 0,
@@ -125,7 +151,7 @@ impl StateTree {
 
     /// The value hash `key` holds, if present.
     pub fn value_hash_of(&self, key: &[u8]) -> Option<Hash> {
-        let leaves = self.buckets.get(usize::from(bucket_of(key)))?;
+        let leaves = &self.buckets.get(usize::from(bucket_of(key)))?.leaves;
         let at = search(leaves, key).ok()?;
         leaves.get(at).map(|leaf| leaf.entry.value_hash)
     }
@@ -174,8 +200,9 @@ impl StateTree {
 
     /// Sets or deletes one leaf; returns the value hash the key held before.
     fn update(&mut self, key: &[u8], bucket: u16, entry: Option<Entry>) -> Option<Hash> {
-        let leaves = self.buckets.get_mut(usize::from(bucket))?;
-        let previous = match (search(leaves, key), entry) {
+        let leaves = &mut self.buckets.get_mut(usize::from(bucket))?.leaves;
+        let found = search(leaves, key);
+        let previous = match (found, entry) {
             (Ok(at), Some(entry)) => leaves
                 .get_mut(at)
                 .map(|leaf| core::mem::replace(&mut leaf.entry, entry)),
@@ -203,9 +230,30 @@ impl StateTree {
             _ => {}
         }
         if changed {
-            self.dirty.insert(bucket);
+            // A leaf replaced in place keeps every position; an insert or removal moves them.
+            let replaced_at = match (found, &previous, &entry) {
+                (Ok(at), Some(_), Some(_)) => u32::try_from(at).ok(),
+                _ => None,
+            };
+            self.mark_dirty(bucket, replaced_at);
         }
         previous.map(|previous| previous.value_hash)
+    }
+
+    /// Records that `bucket` changed: the leaf at `replaced_at` alone, or (`None`) its
+    /// shape.
+    fn mark_dirty(&mut self, bucket: u16, replaced_at: Option<u32>) {
+        let dirty = self
+            .dirty
+            .entry(bucket)
+            .or_insert_with(|| Dirty::Leaves(SmallVec::new()));
+        match (&mut *dirty, replaced_at) {
+            (Dirty::Leaves(positions), Some(at)) if positions.contains(&at) => {}
+            (Dirty::Leaves(positions), Some(at)) if positions.len() < MAX_PATHS => {
+                positions.push(at)
+            }
+            _ => *dirty = Dirty::All,
+        }
     }
 
     /// Applies a batch of writes (`None` deletes).
@@ -219,23 +267,17 @@ impl StateTree {
     /// top-tree node that changed, as (heap index, hash) in ascending index order; heap
     /// index `BUCKETS + b` is bucket b's root and index 1 the state root.
     pub fn commit(&mut self) -> (Hash, Vec<(u32, Hash)>) {
-        self.commit_with(|leaf_lists| {
-            leaf_lists
-                .iter()
-                .map(|leaves| merkle_root(leaves))
-                .collect()
-        })
+        self.commit_with(|_| {})
     }
 
-    /// [`StateTree::commit`], with the dirty buckets' roots computed by `bucket_roots`:
-    /// given each dirty bucket's leaf hashes in order, it must return
-    /// [`merkle_root`] of each, in the same order (a caller may spread this over threads).
-    /// A missing root counts as the empty bucket's.
+    /// [`StateTree::commit`], with the dirty buckets' roots computed by `run`, which may
+    /// call [`BucketJob::run`] on each job from any thread (jobs it leaves are run after
+    /// it returns).
     pub fn commit_with(
         &mut self,
-        bucket_roots: impl FnOnce(&[Vec<Hash>]) -> Vec<Hash>,
+        run: impl FnOnce(&mut [BucketJob<'_>]),
     ) -> (Hash, Vec<(u32, Hash)>) {
-        self.commit_buckets_with(bucket_roots);
+        self.commit_buckets_with(run);
         let stale: Vec<usize> = core::mem::take(&mut self.stale_paths).into_iter().collect();
         let mut changed: Vec<(u32, Hash)> = core::mem::take(&mut self.changed_roots)
             .into_iter()
@@ -251,20 +293,38 @@ impl StateTree {
     /// this after each step, so its commit has only the upper levels left.
     /// Until that commit, [`StateTree::root`] is the last committed root and top-tree
     /// proofs are not meaningful.
-    pub fn commit_buckets_with(&mut self, bucket_roots: impl FnOnce(&[Vec<Hash>]) -> Vec<Hash>) {
+    pub fn commit_buckets_with(&mut self, run: impl FnOnce(&mut [BucketJob<'_>])) {
         let dirty = core::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return;
         }
-        let leaf_lists: Vec<Vec<Hash>> = dirty
-            .iter()
-            .map(|bucket| self.bucket_leaves_of(*bucket))
-            .collect();
-        let roots = bucket_roots(&leaf_lists);
+        let mut jobs: Vec<BucketJob<'_>> = Vec::with_capacity(dirty.len());
+        // One `&mut` per dirty bucket, split off in ascending order.
+        let mut rest: &mut [Bucket] = &mut self.buckets;
+        let mut rest_starts_at = 0usize;
+        for (bucket, dirty) in dirty {
+            let skip = usize::from(bucket).saturating_sub(rest_starts_at);
+            let Some((_, from_bucket)) = core::mem::take(&mut rest).split_at_mut_checked(skip)
+            else {
+                break;
+            };
+            let Some((this, after)) = from_bucket.split_first_mut() else {
+                break;
+            };
+            jobs.push(BucketJob {
+                index: bucket,
+                bucket: this,
+                dirty,
+                root: None,
+            });
+            rest = after;
+            rest_starts_at = usize::from(bucket).saturating_add(1);
+        }
+        run(&mut jobs);
+        let roots: Vec<(u16, Hash)> = jobs.iter_mut().map(|job| (job.index, job.run())).collect();
         let mut changed = Vec::new();
-        let mut indices = Vec::with_capacity(dirty.len());
-        for (position, bucket) in dirty.into_iter().enumerate() {
-            let root = roots.get(position).copied().unwrap_or(EMPTY_ROOT);
+        let mut indices = Vec::with_capacity(roots.len());
+        for (bucket, root) in roots {
             let index = bucket_count().saturating_add(usize::from(bucket));
             // Changed against the last commit or not, the path is recomputed: an earlier
             // step may have moved this root away and back.
@@ -315,7 +375,7 @@ impl StateTree {
         self.buckets
             .get(usize::from(bucket))
             .into_iter()
-            .flat_map(|leaves| leaves.iter())
+            .flat_map(|bucket| bucket.leaves.iter())
             .map(|leaf| (leaf.key.as_slice(), &leaf.entry.value_hash))
     }
 
@@ -348,15 +408,6 @@ impl StateTree {
         }
     }
 
-    fn bucket_leaves_of(&self, bucket: u16) -> Vec<Hash> {
-        self.buckets
-            .get(usize::from(bucket))
-            .into_iter()
-            .flat_map(|leaves| leaves.iter())
-            .map(|leaf| leaf.entry.leaf)
-            .collect()
-    }
-
     fn write_node(&mut self, index: usize, hash: Hash, changed: &mut Vec<(u32, Hash)>) {
         if let Some(slot) = self.nodes.get_mut(index) {
             if *slot != hash {
@@ -365,6 +416,144 @@ impl StateTree {
             }
         }
     }
+}
+
+/// One dirty bucket whose root [`StateTree::commit_buckets_with`] needs.
+#[derive(Debug)]
+pub struct BucketJob<'a> {
+    index: u16,
+    bucket: &'a mut Bucket,
+    dirty: Dirty,
+    root: Option<Hash>,
+}
+
+impl BucketJob<'_> {
+    /// Brings the bucket's levels up to date and returns its root ([`merkle_root`](super::merkle_root) of its
+    /// leaf hashes); a second call returns the first call's root.
+    pub fn run(&mut self) -> Hash {
+        if let Some(root) = self.root {
+            return root;
+        }
+        let root = self.bucket.rehash(&self.dirty);
+        self.root = Some(root);
+        root
+    }
+}
+
+impl Bucket {
+    /// Recomputes the levels above the leaves `dirty` names, or all of them, and returns
+    /// the root.
+    fn rehash(&mut self, dirty: &Dirty) -> Hash {
+        let count = self.leaves.len();
+        match (self.leaves.first(), count) {
+            (None, _) => {
+                self.levels = Vec::new();
+                return EMPTY_ROOT;
+            }
+            (Some(only), 1) => {
+                self.levels = Vec::new();
+                return only.entry.leaf;
+            }
+            _ => {}
+        }
+        match dirty {
+            Dirty::Leaves(positions) if self.levels.len() == interior_count(count) => {
+                self.rehash_paths(positions)
+            }
+            _ => self.rebuild(),
+        }
+        self.levels.last().copied().unwrap_or(EMPTY_ROOT)
+    }
+
+    /// Every level from the leaves up, as rs_merkle pairs them: a node without a right
+    /// sibling is carried up unchanged.
+    fn rebuild(&mut self) {
+        let mut levels = core::mem::take(&mut self.levels);
+        levels.clear();
+        levels.reserve(interior_count(self.leaves.len()));
+        for pair in self.leaves.chunks(2) {
+            let mut pair = pair.iter().map(|leaf| &leaf.entry.leaf);
+            if let Some(left) = pair.next() {
+                levels.push(parent(left, pair.next()));
+            }
+        }
+        let (mut start, mut width) = (0usize, self.leaves.len().div_ceil(2));
+        while width > 1 {
+            for offset in (0..width).step_by(2) {
+                let at = start.saturating_add(offset);
+                let left = levels.get(at).copied().unwrap_or(EMPTY_ROOT);
+                let right = (offset.saturating_add(1) < width)
+                    .then(|| levels.get(at.saturating_add(1)).copied())
+                    .flatten();
+                levels.push(parent(&left, right.as_ref()));
+            }
+            start = start.saturating_add(width);
+            width = width.div_ceil(2);
+        }
+        self.levels = levels;
+    }
+
+    /// The paths from the leaves at `positions` to the root; the leaf count is the one the
+    /// levels were built for.
+    fn rehash_paths(&mut self, positions: &[u32]) {
+        let mut below: SmallVec<[usize; MAX_PATHS]> = positions
+            .iter()
+            .filter_map(|at| usize::try_from(*at).ok())
+            .collect();
+        below.sort_unstable();
+        // Where the level below starts in `levels` (`None`: the leaves) and its width.
+        let (mut below_start, mut below_width) = (None, self.leaves.len());
+        let mut start = 0usize;
+        while below_width > 1 {
+            let width = below_width.div_ceil(2);
+            let mut parents: SmallVec<[usize; MAX_PATHS]> =
+                below.iter().map(|index| index / 2).collect();
+            parents.dedup();
+            for index in &parents {
+                let left_at = index.saturating_mul(2);
+                let right_at = left_at.saturating_add(1);
+                let left = self.node_below(below_start, left_at);
+                let right =
+                    (right_at < below_width).then(|| self.node_below(below_start, right_at));
+                let hash = parent(&left, right.as_ref());
+                if let Some(slot) = self.levels.get_mut(start.saturating_add(*index)) {
+                    *slot = hash;
+                }
+            }
+            below = parents;
+            below_start = Some(start);
+            below_width = width;
+            start = start.saturating_add(width);
+        }
+    }
+
+    /// Node `index` of the level starting at `start` in `levels`, or leaf `index`.
+    fn node_below(&self, start: Option<usize>, index: usize) -> Hash {
+        let node = match start {
+            None => self.leaves.get(index).map(|leaf| leaf.entry.leaf),
+            Some(start) => self.levels.get(start.saturating_add(index)).copied(),
+        };
+        node.unwrap_or(EMPTY_ROOT)
+    }
+}
+
+/// A parent in a bucket: the node hash of a pair, or a lone left node carried up.
+fn parent(left: &Hash, right: Option<&Hash>) -> Hash {
+    match right {
+        Some(right) => node_hash(left, right),
+        None => *left,
+    }
+}
+
+/// Interior nodes of an rs_merkle tree over `leaves` leaves (every level above the leaves
+/// down to the root; none for fewer than two leaves).
+fn interior_count(leaves: usize) -> usize {
+    let (mut count, mut width) = (0usize, leaves);
+    while width > 1 {
+        width = width.div_ceil(2);
+        count = count.saturating_add(width);
+    }
+    count
 }
 
 /// The bucket half of a proof: which leaves are shown and the rs_merkle proof for them.

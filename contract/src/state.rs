@@ -318,9 +318,16 @@ impl<'a> Changes<'a> {
         (self.writes, self.events)
     }
 
-    /// Adds the writes of an inner buffer (its events are the caller's to keep).
-    pub fn absorb(&mut self, writes: WriteSet) {
-        self.writes.extend(writes);
+    /// Adds the writes of an inner buffer (its events are the caller's to keep); a later
+    /// write of a key replaces this buffer's.
+    pub fn absorb(&mut self, mut writes: WriteSet) {
+        // Few writes go in one by one (a search each); many are merged in one pass over
+        // both maps, as `BTreeMap::append` does, which also keeps the later value.
+        if writes.len() >= self.writes.len() / 8 {
+            self.writes.append(&mut writes);
+        } else {
+            self.writes.extend(writes);
+        }
     }
 }
 
@@ -406,5 +413,35 @@ impl StateView for MemState {
             ))
             .next()
             .map(|(key, value)| (key.clone(), value.clone()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn writes(range: core::ops::Range<u16>, tag: u8) -> WriteSet {
+        range
+            .map(|key| {
+                let value = (key % 7 != 0).then(|| vec![tag]);
+                (key.to_be_bytes().to_vec(), value)
+            })
+            .collect()
+    }
+
+    /// Absorbed writes replace the buffer's for the same key and keep the rest, whether
+    /// they go in one by one (few) or merged (many); deletions are kept as `None`.
+    #[test]
+    fn absorb_keeps_the_later_write_of_each_key() {
+        let base = MemState::new();
+        for (held, absorbed) in [(0..1000, 990..1010), (0..100, 50..400), (0..0, 0..10)] {
+            let mut changes = Changes::with_writes(&base, writes(held.clone(), 1));
+            changes.absorb(writes(absorbed.clone(), 2));
+            let mut expected = writes(held, 1);
+            expected.extend(writes(absorbed, 2));
+            assert_eq!(changes.into_parts().0, expected);
+        }
     }
 }

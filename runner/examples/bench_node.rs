@@ -331,19 +331,22 @@ fn expected_nonce(sender: usize, senders: usize, total: usize) -> u64 {
     (total / senders + usize::from(sender < total % senders)) as u64
 }
 
-/// `{"txs":["hex",...]}` for the listed transactions.
+/// Media type of [`batch_body`].
+const BATCH_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// A `POST /v1/txs/batch` body for the listed transactions: borsh `Vec<Vec<u8>>` (a u32 LE
+/// count, then each transaction as a u32 LE length and its bytes).
 fn batch_body(txs: &[Vec<u8>], indices: impl IntoIterator<Item = usize>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + txs.first().map_or(0, |tx| tx.len() * 2 + 3) * 1024);
-    out.extend_from_slice(b"{\"txs\":[");
-    for (k, index) in indices.into_iter().enumerate() {
-        if k > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(hex::encode(&txs[index]).as_bytes());
-        out.push(b'"');
+    let mut out = Vec::with_capacity(4 + txs.first().map_or(0, |tx| tx.len() + 4) * 1024);
+    out.extend_from_slice(&[0; 4]);
+    let mut count = 0u32;
+    for index in indices {
+        let tx = &txs[index];
+        out.extend_from_slice(&(tx.len() as u32).to_le_bytes());
+        out.extend_from_slice(tx);
+        count += 1;
     }
-    out.extend_from_slice(b"]}");
+    out[..4].copy_from_slice(&count.to_le_bytes());
     out
 }
 
@@ -955,7 +958,7 @@ fn breakdown(
                     let Some(body) = body else { break ok };
                     if let Ok(answer) = client
                         .post(&url)
-                        .header("content-type", "application/json")
+                        .header("content-type", BATCH_CONTENT_TYPE)
                         .body(body)
                         .send()
                         .await
@@ -1156,7 +1159,7 @@ async fn batch_client(
         flow.requests.fetch_add(1, Ordering::Relaxed);
         let answer = client
             .post(&url)
-            .header("content-type", "application/json")
+            .header("content-type", BATCH_CONTENT_TYPE)
             .body(body)
             .send()
             .await;
@@ -1257,7 +1260,7 @@ fn throughput_phase(
         errors: Mutex::new(Vec::new()),
     });
     println!(
-        "  load: {total} pre-signed transfers in {batches} batches of {} ({body_mib:.1} MiB of JSON), \
+        "  load: {total} pre-signed transfers in {batches} batches of {} ({body_mib:.1} MiB of borsh), \
          {} concurrent clients, POST /v1/txs/batch; client keeps <= {window} txs pending",
         scale.batch, scale.clients
     );
@@ -1455,7 +1458,7 @@ fn latency_phase(
                     let at = Instant::now();
                     let oks = match client
                         .post(&url)
-                        .header("content-type", "application/json")
+                        .header("content-type", BATCH_CONTENT_TYPE)
                         .body(body)
                         .send()
                         .await
@@ -2003,7 +2006,7 @@ async fn mix_client(
         let at = Instant::now();
         let answer = client
             .post(&url)
-            .header("content-type", "application/json")
+            .header("content-type", BATCH_CONTENT_TYPE)
             .body(body)
             .send()
             .await;

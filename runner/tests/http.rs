@@ -236,14 +236,45 @@ async fn batch_submission_answers_one_result_per_tx_in_order() {
     assert_eq!(results[4]["status"], "rejected");
     assert_eq!(results[4]["error"]["code"], 101);
 
-    let wrong_type = c
+    // The same batch as borsh Vec<Vec<u8>>: the same results (all already pending now,
+    // or rejected as before).
+    let owned: Vec<Vec<u8>> = txs.iter().map(|tx| tx.to_vec()).collect();
+    let encoded = borsh::to_vec(&owned).expect("encode");
+    let borsh_answer = c
         .post_raw(
             "/v1/txs/batch",
             Some("application/octet-stream"),
-            good0.clone(),
+            encoded.clone(),
         )
-        .await;
-    wrong_type.assert_error(415, 611);
+        .await
+        .ok();
+    let borsh_results = borsh_answer["results"].as_array().expect("results");
+    assert_eq!(borsh_results.len(), 5);
+    for (index, (result, tx)) in borsh_results.iter().zip(txs).enumerate() {
+        assert_eq!(result["hash"], tx_hash(tx));
+        assert_eq!(result["status"], results[index]["status"], "{borsh_answer}");
+        assert_eq!(result["error"], results[index]["error"], "{borsh_answer}");
+    }
+    // Not a borsh batch: a transaction cut short, trailing bytes, no count, too many.
+    let mut trailing = encoded.clone();
+    trailing.push(0);
+    let mut too_many = (agora_runner::api::MAX_BATCH as u32 + 1)
+        .to_le_bytes()
+        .to_vec();
+    too_many.extend([0u8; 8]);
+    for (body, status, code) in [
+        (vec![1, 0, 0, 0, 5, 0, 0, 0, 1, 2], 400, 610),
+        (trailing, 400, 610),
+        (vec![1, 0], 400, 610),
+        (too_many, 413, 617),
+    ] {
+        c.post_raw("/v1/txs/batch", Some("application/octet-stream"), body)
+            .await
+            .assert_error(status, code);
+    }
+    c.post_raw("/v1/txs/batch", Some("text/plain"), encoded)
+        .await
+        .assert_error(415, 611);
     let bad_hex = c
         .post_json("/v1/txs/batch", &json!({ "txs": ["zz"] }))
         .await;

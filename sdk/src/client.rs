@@ -157,12 +157,19 @@ impl Client {
         })
     }
 
-    /// Submits many transactions in one request (`POST /v1/txs/batch`); answers the
-    /// node's per-transaction results.
+    /// Submits many transactions in one request (`POST /v1/txs/batch`, as borsh
+    /// `Vec<Vec<u8>>`); answers the node's per-transaction results.
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Value> {
-        let hexes: Vec<String> = txs.iter().map(|tx| hex::encode(tx.to_bytes())).collect();
-        self.post_json("/v1/txs/batch", &serde_json::json!({ "txs": hexes }))
-            .await
+        let bytes: Vec<Vec<u8>> = txs.iter().map(SignedTx::to_bytes).collect();
+        let body = borsh::to_vec(&bytes).map_err(|error| Error::Protocol(error.to_string()))?;
+        let response = self
+            .http
+            .post(self.url("/v1/txs/batch"))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await?;
+        Self::answer(response).await
     }
 
     /// Follows `GET /v1/events` from block `from` (or after the cursor `resume`).

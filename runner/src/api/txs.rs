@@ -168,35 +168,61 @@ pub async fn wait_for_commit(
     }
 }
 
-/// Submits many transactions at once: `application/json` `{ "txs": ["<hex>", ...] }` (at
-/// most 20 000). Signatures are verified in parallel. Answers one result per transaction
-/// in order; the request itself succeeds even when some are rejected.
+fn too_many() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::TOO_MANY,
+        "TooManyTransactions",
+        format!("at most {MAX_BATCH} transactions per batch"),
+    )
+}
+
+/// A batch body of `application/json` `{ "txs": ["<hex>", ...] }`.
+fn json_batch(body: &[u8]) -> ApiResult<Vec<Vec<u8>>> {
+    let parsed: HexBatch = serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("bad JSON: {error}")))?;
+    if parsed.txs.len() > MAX_BATCH {
+        return Err(too_many());
+    }
+    parsed.txs.iter().map(|text| decode_hex_tx(text)).collect()
+}
+
+/// A batch body of `application/octet-stream`: the borsh encoding of `Vec<Vec<u8>>` (a
+/// u32 LE count, then each transaction as a u32 LE length and its bytes), nothing after.
+fn borsh_batch(body: &[u8]) -> ApiResult<Vec<Vec<u8>>> {
+    let count = body
+        .get(..4)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| ApiError::bad_request("a borsh batch starts with a u32 count"))?;
+    if usize::try_from(count).map_or(true, |count| count > MAX_BATCH) {
+        return Err(too_many());
+    }
+    borsh::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!(
+            "a borsh batch is Vec<Vec<u8>> with nothing after it: {error}"
+        ))
+    })
+}
+
+/// Submits many transactions at once (at most 20 000): `application/json`
+/// `{ "txs": ["<hex>", ...] }`, or `application/octet-stream` with the borsh encoding of
+/// `Vec<Vec<u8>>`, each element a signed transaction's bytes. Signatures are verified in
+/// parallel. Answers one result per transaction in order; the request itself succeeds
+/// even when some are rejected.
 #[utoipa::path(post, path = "/v1/txs/batch",
-    request_body(content = String, description = "JSON {\"txs\": [hex, ...]}", content_type = "application/json"),
+    request_body(content = String, description = "JSON {\"txs\": [hex, ...]} (application/json), or borsh Vec<Vec<u8>> of signed transactions (application/octet-stream)"),
     responses((status = 200, description = "One result per transaction")))]
 pub async fn submit_batch(
     State(node): State<Shared>,
     headers: HeaderMap,
     ApiBody(body): ApiBody,
 ) -> ApiResult<Json<Value>> {
-    if content_type(&headers) != "application/json" {
-        return Err(unsupported());
-    }
-    let parsed: HexBatch = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::bad_request(format!("bad JSON: {error}")))?;
-    if parsed.txs.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::TOO_MANY,
-            "TooManyTransactions",
-            format!("at most {MAX_BATCH} transactions per batch"),
-        ));
-    }
-    let txs = parsed
-        .txs
-        .iter()
-        .map(|text| decode_hex_tx(text))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let txs = match content_type(&headers).as_str() {
+        "application/json" => json_batch(&body)?,
+        "application/octet-stream" => borsh_batch(&body)?,
+        _ => return Err(unsupported()),
+    };
     let results = tokio::task::spawn_blocking(move || node.submit_batch(&txs))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))?;

@@ -2,7 +2,8 @@
 //! end to end, this measures its parts apart, each on one thread unless said otherwise:
 //!
 //! 1. signature verification per transaction under the node's rule (`agora_contract::sig`):
-//!    single, and in batches of 64 as admission does (with and without the parsed-key cache);
+//!    single, and in batches of `VERIFY_BATCH_TXS` as admission does (with and without the
+//!    parsed-key cache);
 //! 2. apply cost per action kind: `apply_tx_with` with `signature_verified = true` (the
 //!    signature is excluded, as in blocks whose transactions admission verified) over a
 //!    `MemState` prepared with the objects each action needs; median µs per transaction for
@@ -50,6 +51,7 @@ use agora_contract::{
     PostRequest,
 };
 use agora_runner::app::{AgoraApp, Application, ProposedBlock};
+use agora_runner::node::VERIFY_BATCH_TXS;
 use agora_runner::sequencer::header_for;
 use agora_runner::store::{BlockWrite, Store, StoredBlock};
 use ed25519_dalek::SigningKey;
@@ -263,7 +265,7 @@ fn us(elapsed: Duration) -> f64 {
 // 1. Signature verification per transaction
 
 fn signatures(scale: &Scale, summary: &mut Summary) {
-    const CHUNK: usize = 64;
+    const CHUNK: usize = VERIFY_BATCH_TXS;
     println!("\n## 1. Signature verification per transaction (node rule, one thread)");
     let count = scale.sig_count;
     let chain_id = Label::new(CHAIN_ID).expect("valid chain id");
@@ -363,7 +365,7 @@ fn signatures(scale: &Scale, summary: &mut Summary) {
         println!("  (verification failures: {})", f1 + f2 + f3 + f4);
     }
     summary.add(
-        "signature verify per tx, 1 thread: single / batch x64",
+        format!("signature verify per tx, 1 thread: single / batch x{CHUNK}"),
         format!("{single:.1} / {batch_cached:.1} us (batch with key decoding {batch_parse:.1} us)"),
     );
 }
@@ -1607,7 +1609,7 @@ fn store_blocks_and_proofs(scale: &Scale, summary: &mut Summary) {
 }
 
 /// The same blocks through the node's own path, `AgoraApp` (the runner's application): the
-/// signatures checked first as admission does (`AppShared::check_txs`, batches of 64 on
+/// signatures checked first as admission does (`AppShared::check_txs`, batches of `VERIFY_BATCH_TXS` on
 /// every core, not timed), then `finalize_block` (account reads ahead, execution, tree
 /// update) and `commit` (header checks, `Store::commit_block`, caches), timed.
 fn node_path(scale: &Scale, senders: &[SigningKey], summary: &mut Summary) {
@@ -1692,7 +1694,7 @@ fn node_path(scale: &Scale, senders: &[SigningKey], summary: &mut Summary) {
                 .collect();
             let height = app.info().height.unwrap_or(0) + 1;
             let admitted: usize = txs
-                .par_chunks(64)
+                .par_chunks(VERIFY_BATCH_TXS)
                 .map(|chunk| {
                     let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
                     shared

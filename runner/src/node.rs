@@ -250,13 +250,18 @@ impl Node {
         (hash, result)
     }
 
-    /// Checks and admits many transactions: chunks of [`VERIFY_BATCH_TXS`] are checked in
-    /// parallel on every core, each chunk's signatures as one batch equation. Accepts and
-    /// rejects exactly what [`Node::submit`] would; results are in input order.
+    /// Checks and admits many transactions: chunks of up to [`VERIFY_BATCH_TXS`] (fewer
+    /// when that leaves a core idle) are checked in parallel on every core, each chunk's
+    /// signatures as one batch equation. Accepts and rejects exactly what [`Node::submit`]
+    /// would; results are in input order.
     pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<(Hash, Result<Admission, SubmitError>)> {
         use rayon::prelude::*;
+        let per_thread = txs
+            .len()
+            .div_ceil(self.verifier.current_num_threads().max(1));
+        let chunk = VERIFY_BATCH_TXS.min(per_thread).max(1);
         self.verifier.install(|| {
-            txs.par_chunks(VERIFY_BATCH_TXS)
+            txs.par_chunks(chunk)
                 .flat_map_iter(|chunk| self.submit_chunk(chunk))
                 .collect()
         })

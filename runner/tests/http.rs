@@ -1501,6 +1501,19 @@ async fn metrics_openapi_health_and_status_describe_the_node() {
         assert!(paths.contains_key(path), "OpenAPI lacks {path}");
     }
     assert!(paths["/v1/txs"].get("post").is_some());
+    // Both submission routes take the two media types they accept, and only those.
+    for path in ["/v1/txs", "/v1/txs/batch"] {
+        let content = paths[path]["post"]["requestBody"]["content"]
+            .as_object()
+            .expect("request body content");
+        let mut types: Vec<&str> = content.keys().map(String::as_str).collect();
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            ["application/json", "application/octet-stream"],
+            "{path}"
+        );
+    }
 
     let health = c.get("/health").await.ok();
     assert_eq!(health["status"], "ok");

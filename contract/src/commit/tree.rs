@@ -1,6 +1,7 @@
 //! The in-memory state tree: leaves grouped in buckets, bucket roots in a fixed top tree
-//! kept as a heap-ordered array. Writes mark buckets dirty; [`StateTree::commit`] rebuilds
-//! only those buckets and their paths and reports every top-tree node it changed, so a
+//! kept as a heap-ordered array. Writes mark buckets dirty; [`StateTree::commit`]
+//! recomputes only those buckets (the changed leaves' paths, or the whole bucket when its
+//! keys changed) and their top-tree paths, and reports every top-tree node it changed, so a
 //! store can keep node versions for historical proofs.
 
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -263,7 +264,7 @@ impl StateTree {
         }
     }
 
-    /// Rebuilds the dirty buckets and their paths. Returns the new state root and every
+    /// Brings the dirty buckets and their paths up to date. Returns the new state root and every
     /// top-tree node that changed, as (heap index, hash) in ascending index order; heap
     /// index `BUCKETS + b` is bucket b's root and index 1 the state root.
     pub fn commit(&mut self) -> (Hash, Vec<(u32, Hash)>) {

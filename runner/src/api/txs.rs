@@ -90,7 +90,7 @@ fn admission_name(admission: Admission) -> &'static str {
 /// `application/json` `{ "tx": "<hex>" }`. Answers the hash at once (202), or with
 /// `?wait=commit` the committed receipt (200).
 #[utoipa::path(post, path = "/v1/txs", params(SubmitParams),
-    request_body(content = String, description = "borsh SignedTx bytes (application/octet-stream), or JSON {\"tx\": hex}"),
+    request_body(content((Vec<u8> = "application/octet-stream"), (String = "application/json")), description = "borsh SignedTx bytes (application/octet-stream), or JSON {\"tx\": hex}"),
     responses((status = 202, description = "Admitted; pending"), (status = 200, description = "Committed receipt (wait=commit)"),
               (status = 400, description = "Rejected, with the typed error code", body = super::ErrorBody)))]
 pub async fn submit(
@@ -211,7 +211,7 @@ fn borsh_batch(body: &[u8]) -> ApiResult<Vec<Vec<u8>>> {
 /// parallel. Answers one result per transaction in order; the request itself succeeds
 /// even when some are rejected.
 #[utoipa::path(post, path = "/v1/txs/batch",
-    request_body(content = String, description = "JSON {\"txs\": [hex, ...]} (application/json), or borsh Vec<Vec<u8>> of signed transactions (application/octet-stream)"),
+    request_body(content((String = "application/json"), (Vec<u8> = "application/octet-stream")), description = "JSON {\"txs\": [hex, ...]} (application/json), or borsh Vec<Vec<u8>> of signed transactions (application/octet-stream)"),
     responses((status = 200, description = "One result per transaction")))]
 pub async fn submit_batch(
     State(node): State<Shared>,

@@ -334,20 +334,10 @@ fn expected_nonce(sender: usize, senders: usize, total: usize) -> u64 {
 /// Media type of [`batch_body`].
 const BATCH_CONTENT_TYPE: &str = "application/octet-stream";
 
-/// A `POST /v1/txs/batch` body for the listed transactions: borsh `Vec<Vec<u8>>` (a u32 LE
-/// count, then each transaction as a u32 LE length and its bytes).
+/// A `POST /v1/txs/batch` body for the listed transactions: borsh `Vec<Vec<u8>>`.
 fn batch_body(txs: &[Vec<u8>], indices: impl IntoIterator<Item = usize>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + txs.first().map_or(0, |tx| tx.len() + 4) * 1024);
-    out.extend_from_slice(&[0; 4]);
-    let mut count = 0u32;
-    for index in indices {
-        let tx = &txs[index];
-        out.extend_from_slice(&(tx.len() as u32).to_le_bytes());
-        out.extend_from_slice(tx);
-        count += 1;
-    }
-    out[..4].copy_from_slice(&count.to_le_bytes());
-    out
+    let listed: Vec<&Vec<u8>> = indices.into_iter().map(|index| &txs[index]).collect();
+    borsh::to_vec(&listed).expect("a batch body encodes")
 }
 
 #[derive(Deserialize)]

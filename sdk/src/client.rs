@@ -115,6 +115,17 @@ impl Client {
         Self::answer(self.http.post(self.url(path)).json(body).send().await?).await
     }
 
+    /// POST borsh bytes (`application/octet-stream`).
+    async fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<reqwest::Response> {
+        Ok(self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await?)
+    }
+
     /// `GET /v1/status`.
     pub async fn status(&self) -> Result<Value> {
         self.get_json("/v1/status").await
@@ -162,14 +173,7 @@ impl Client {
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Value> {
         let bytes: Vec<Vec<u8>> = txs.iter().map(SignedTx::to_bytes).collect();
         let body = borsh::to_vec(&bytes).map_err(|error| Error::Protocol(error.to_string()))?;
-        let response = self
-            .http
-            .post(self.url("/v1/txs/batch"))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await?;
-        Self::answer(response).await
+        Self::answer(self.post_bytes("/v1/txs/batch", body).await?).await
     }
 
     /// Follows `GET /v1/events` from block `from` (or after the cursor `resume`).
@@ -294,13 +298,7 @@ impl Chain for Client {
     }
 
     async fn submit(&self, tx: &SignedTx) -> Result<Hash> {
-        let response = self
-            .http
-            .post(self.url("/v1/txs"))
-            .header("content-type", "application/octet-stream")
-            .body(tx.to_bytes())
-            .send()
-            .await?;
+        let response = self.post_bytes("/v1/txs", tx.to_bytes()).await?;
         let answer: Value = Self::answer(response).await?;
         hex32(&answer, "hash")
     }
@@ -331,11 +329,7 @@ impl Chain for Client {
 
     async fn submit_and_wait(&self, tx: &SignedTx) -> Result<CommittedTx> {
         let response = self
-            .http
-            .post(self.url("/v1/txs?wait=commit"))
-            .header("content-type", "application/octet-stream")
-            .body(tx.to_bytes())
-            .send()
+            .post_bytes("/v1/txs?wait=commit", tx.to_bytes())
             .await?;
         let view: Value = Self::answer(response).await?;
         Self::committed_from(&view)

@@ -459,6 +459,11 @@ impl Bucket {
         }
         match dirty {
             Dirty::Leaves(positions) if self.levels.len() == interior_count(count) => {
+                let mut positions: SmallVec<[usize; MAX_PATHS]> = positions
+                    .iter()
+                    .filter_map(|at| usize::try_from(*at).ok())
+                    .collect();
+                positions.sort_unstable();
                 self.rehash_paths(positions)
             }
             _ => self.rebuild(),
@@ -466,42 +471,19 @@ impl Bucket {
         self.levels.last().copied().unwrap_or(EMPTY_ROOT)
     }
 
-    /// Every level from the leaves up, as rs_merkle pairs them: a node without a right
-    /// sibling is carried up unchanged.
+    /// Every level from the leaves up: the paths of every leaf.
     fn rebuild(&mut self) {
-        let mut levels = core::mem::take(&mut self.levels);
-        levels.clear();
-        levels.reserve(interior_count(self.leaves.len()));
-        for pair in self.leaves.chunks(2) {
-            let mut pair = pair.iter().map(|leaf| &leaf.entry.leaf);
-            if let Some(left) = pair.next() {
-                levels.push(parent(left, pair.next()));
-            }
-        }
-        let (mut start, mut width) = (0usize, self.leaves.len().div_ceil(2));
-        while width > 1 {
-            for offset in (0..width).step_by(2) {
-                let at = start.saturating_add(offset);
-                let left = levels.get(at).copied().unwrap_or(EMPTY_ROOT);
-                let right = (offset.saturating_add(1) < width)
-                    .then(|| levels.get(at.saturating_add(1)).copied())
-                    .flatten();
-                levels.push(parent(&left, right.as_ref()));
-            }
-            start = start.saturating_add(width);
-            width = width.div_ceil(2);
-        }
-        self.levels = levels;
+        let count = self.leaves.len();
+        self.levels.clear();
+        self.levels.resize(interior_count(count), EMPTY_ROOT);
+        self.rehash_paths(0..count);
     }
 
-    /// The paths from the leaves at `positions` to the root; the leaf count is the one the
-    /// levels were built for.
-    fn rehash_paths(&mut self, positions: &[u32]) {
-        let mut below: SmallVec<[usize; MAX_PATHS]> = positions
-            .iter()
-            .filter_map(|at| usize::try_from(*at).ok())
-            .collect();
-        below.sort_unstable();
+    /// The paths from the leaves at `positions` (ascending) to the root, as rs_merkle pairs
+    /// nodes: a node without a right sibling is carried up unchanged. `levels` has the
+    /// size for the current leaf count.
+    fn rehash_paths(&mut self, positions: impl IntoIterator<Item = usize>) {
+        let mut below: SmallVec<[usize; MAX_PATHS]> = positions.into_iter().collect();
         // Where the level below starts in `levels` (`None`: the leaves) and its width.
         let (mut below_start, mut below_width) = (None, self.leaves.len());
         let mut start = 0usize;

@@ -25,12 +25,12 @@ use agora_contract::context::BlockCtx;
 use agora_contract::event::Event;
 use agora_contract::header::SignedHeader;
 use agora_contract::ids::{sha256, AccountId, Hash};
-use agora_contract::state::{Changes, WriteSet};
+use agora_contract::state::{decode_record, Changes, WriteSet};
 use agora_contract::tx::{SignedTx, MAX_TX_BYTES};
 use agora_contract::TxError;
 use agora_contract::{sig, wallet};
 
-use crate::nonces::NonceCache;
+use crate::accounts::AccountCache;
 use crate::store::{
     BlockContents, PreparedBatch, StagePart, Store, StoreError, StoredBlock, RECEIPTS_PER_ENTRY,
 };
@@ -195,7 +195,8 @@ pub struct AppShared {
     pub store: Arc<Store>,
     pub chain_id: Label,
     verified: Mutex<HashSet<Hash>>,
-    nonces: NonceCache,
+    /// Committed account records (nonces for admission, records for execution).
+    accounts: AccountCache,
     /// Parsed public keys by account, for batch verification.
     keys: Mutex<HashMap<AccountId, Option<sig::PublicKey>>>,
 }
@@ -346,49 +347,83 @@ impl AppShared {
 
     /// The committed nonce, from the in-memory cache or the store.
     fn load_nonce(&self, account: &AccountId) -> Result<u64, TxError> {
-        self.nonces.get_or_load(account, || {
-            Ok(wallet::load_account(&self.store.view(), account)?.nonce)
-        })
+        let record = self.accounts.get_or_load(account, || {
+            let key = agora_contract::state::keys::account(account);
+            let stored = self
+                .store
+                .state_get(&key)
+                .map_err(|_| TxError::StateCorrupt)?;
+            decode_record::<wallet::Account>(stored.as_deref())
+        })?;
+        Ok(record.unwrap_or_default().nonce)
     }
 
     /// [`AppShared::load_nonce`] for many accounts, in order; the uncached ones are read
     /// from the store as one batch (at 10^6 accounts, one read per transaction was a seventh
     /// of admission's time).
     fn load_nonces(&self, accounts: &[AccountId]) -> Vec<Result<u64, TxError>> {
-        let lookup = self.nonces.lookup(accounts);
-        let missing: Vec<AccountId> = accounts
-            .iter()
-            .zip(&lookup.cached)
-            .filter(|(_, cached)| cached.is_none())
-            .map(|(account, _)| *account)
-            .collect();
-        let keys: Vec<Vec<u8>> = missing
+        let keys: Vec<Vec<u8>> = accounts
             .iter()
             .map(agora_contract::state::keys::account)
             .collect();
-        let loaded: Vec<Result<u64, TxError>> = self
-            .store
-            .view()
-            .get_many(&keys)
+        match self.account_values(accounts, &keys) {
+            Ok(values) => values
+                .iter()
+                .map(|value| match value {
+                    AccountValue::Held(record) => Ok(record.nonce),
+                    AccountValue::Stored(bytes) => {
+                        Ok(wallet::account_from_record(bytes.as_deref())?.nonce)
+                    }
+                })
+                .collect(),
+            Err(_) => accounts
+                .iter()
+                .map(|_| Err(TxError::StateCorrupt))
+                .collect(),
+        }
+    }
+
+    /// The committed records of `accounts` (whose state keys are `keys`), in order: held
+    /// ones from the cache, the rest read from the store as one batch and held from then on
+    /// if they decode.
+    fn account_values(
+        &self,
+        accounts: &[AccountId],
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<AccountValue>, StoreError> {
+        let lookup = self.accounts.lookup(accounts);
+        let missing: Vec<(AccountId, Vec<u8>)> = accounts
             .iter()
-            .map(|record| Ok(wallet::account_from_record(record.as_deref())?.nonce))
+            .zip(keys)
+            .zip(&lookup.cached)
+            .filter(|(_, cached)| cached.is_none())
+            .map(|((account, key), _)| (*account, key.clone()))
             .collect();
-        self.nonces.remember(
+        let missing_keys: Vec<Vec<u8>> = missing.iter().map(|(_, key)| key.clone()).collect();
+        let loaded = if missing_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.store.state_multi_get(&missing_keys)?
+        };
+        self.accounts.remember(
             &lookup,
             missing
                 .iter()
                 .zip(&loaded)
-                .filter_map(|(account, nonce)| Some((*account, *nonce.as_ref().ok()?))),
+                .filter_map(|((account, _), value)| {
+                    let record = decode_record::<wallet::Account>(value.as_deref()).ok()??;
+                    Some((*account, record))
+                }),
         );
         let mut loaded = loaded.into_iter();
-        lookup
+        Ok(lookup
             .cached
             .iter()
             .map(|cached| match cached {
-                Some(nonce) => Ok(*nonce),
-                None => loaded.next().unwrap_or(Err(TxError::StateCorrupt)),
+                Some(record) => AccountValue::Held(*record),
+                None => AccountValue::Stored(loaded.next().flatten()),
             })
-            .collect()
+            .collect())
     }
 
     /// A value at `height` (latest if `None`), with a proof when `prove`.
@@ -447,22 +482,28 @@ impl agora_contract::state::StateView for PrefetchedView<'_> {
     }
 }
 
-/// The account records of the signers and transfer recipients of `txs`, read in sorted
-/// batches on every core. Undecodable transactions are skipped (execution reports them).
+/// A committed account record: held by the cache, or as the store has it.
+enum AccountValue {
+    Held(wallet::Account),
+    Stored(Option<Vec<u8>>),
+}
+
+/// The account records of the signers and transfer recipients of `txs`: held ones from
+/// the account cache, the rest read in sorted batches on every core. Undecodable
+/// transactions are skipped (execution reports them).
 fn prefetch_accounts(
-    store: &Store,
+    shared: &AppShared,
     txs: &[Vec<u8>],
 ) -> Result<HashMap<Vec<u8>, Option<Vec<u8>>>, AppError> {
-    use agora_contract::state::keys;
     use rayon::prelude::*;
     const BATCH_KEYS: usize = 2048;
-    let mut wanted: Vec<Vec<u8>> = txs
+    let mut wanted: Vec<AccountId> = txs
         .par_iter()
         .flat_map_iter(|bytes| {
             let tx = SignedTx::decode(bytes).ok();
-            let signer = tx.as_ref().map(|tx| keys::account(&tx.tx.signer));
+            let signer = tx.as_ref().map(|tx| tx.tx.signer);
             let recipient = tx.and_then(|tx| match tx.tx.action {
-                agora_contract::Action::Transfer { to, .. } => Some(keys::account(&to)),
+                agora_contract::Action::Transfer { to, .. } => Some(to),
                 _ => None,
             });
             signer.into_iter().chain(recipient)
@@ -470,13 +511,26 @@ fn prefetch_accounts(
         .collect();
     wanted.par_sort_unstable();
     wanted.dedup();
-    let values: Vec<Vec<Option<Vec<u8>>>> = wanted
+    let keys: Vec<Vec<u8>> = wanted
+        .iter()
+        .map(agora_contract::state::keys::account)
+        .collect();
+    let values: Vec<Vec<AccountValue>> = wanted
         .par_chunks(BATCH_KEYS)
-        .map(|chunk| store.state_multi_get(chunk))
+        .zip(keys.par_chunks(BATCH_KEYS))
+        .map(|(accounts, keys)| shared.account_values(accounts, keys))
         .collect::<Result<_, _>>()?;
-    Ok(wanted
+    Ok(keys
         .into_iter()
         .zip(values.into_iter().flatten())
+        .map(|(key, value)| {
+            let bytes = match value {
+                // Borsh is canonical: the record re-encodes to the stored bytes.
+                AccountValue::Held(record) => borsh::to_vec(&record).ok(),
+                AccountValue::Stored(bytes) => bytes,
+            };
+            (key, bytes)
+        })
         .collect())
 }
 
@@ -509,8 +563,13 @@ pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
 }
 
 /// Loads every state entry into `tree`, hashing values on every core in chunks while the
-/// store is read.
-fn rebuild_tree(tree: &mut StateTree, store: &Store) -> Result<(), AppError> {
+/// store is read, and the account records into `accounts` (on the other core, while the
+/// tree takes the chunk's leaves).
+fn rebuild_tree(
+    tree: &mut StateTree,
+    accounts: &AccountCache,
+    store: &Store,
+) -> Result<(), AppError> {
     use rayon::prelude::*;
     const CHUNK_ENTRIES: usize = 1 << 15;
     let mut entries = store.state_entries();
@@ -526,29 +585,51 @@ fn rebuild_tree(tree: &mut StateTree, store: &Store) -> Result<(), AppError> {
             .par_iter()
             .map(|(key, value)| PreparedLeaf::new(key, value_hash(value)))
             .collect();
-        for ((key, _), leaf) in chunk.iter().zip(leaves) {
-            tree.set_prepared(key, leaf);
-        }
+        rayon::join(
+            || {
+                for ((key, _), leaf) in chunk.iter().zip(leaves) {
+                    tree.set_prepared(key, leaf);
+                }
+            },
+            || accounts.block_committed(stored_records(&chunk)),
+        );
     }
 }
 
-/// The nonces of the accounts a block wrote: 0 for a deleted record, `None` for a record
-/// that does not decode (the cache forgets it and reloads from the store).
-fn account_nonces(writes: &WriteSet) -> impl Iterator<Item = (AccountId, Option<u64>)> + '_ {
-    writes.iter().filter_map(|(key, value)| {
-        let (&namespace, id) = key.split_first()?;
-        if namespace != agora_contract::state::keys::NS_ACCOUNT {
-            return None;
-        }
-        let account = AccountId(id.try_into().ok()?);
-        match value {
-            None => Some((account, Some(0))),
-            Some(bytes) => {
-                let record = borsh::from_slice::<wallet::Account>(bytes).ok();
-                Some((account, record.map(|record| record.nonce)))
-            }
-        }
-    })
+/// The records of the accounts a block wrote (`None` for a deleted or undecodable record:
+/// the cache forgets the account and reloads from the store).
+fn account_records(
+    writes: &WriteSet,
+) -> impl Iterator<Item = (AccountId, Option<wallet::Account>)> + '_ {
+    writes
+        .iter()
+        .filter_map(|(key, value)| account_record(key, value.as_deref()))
+}
+
+/// The records of the accounts among stored state entries.
+fn stored_records(
+    entries: &[crate::store::RawEntry],
+) -> impl Iterator<Item = (AccountId, Option<wallet::Account>)> + '_ {
+    entries
+        .iter()
+        .filter_map(|(key, value)| account_record(key, Some(value)))
+}
+
+/// The account and record a state entry holds, if it is an account's (see
+/// [`account_records`]).
+fn account_record(
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Option<(AccountId, Option<wallet::Account>)> {
+    let (&namespace, id) = key.split_first()?;
+    if namespace != agora_contract::state::keys::NS_ACCOUNT {
+        return None;
+    }
+    let account = AccountId(id.try_into().ok()?);
+    Some((
+        account,
+        decode_record::<wallet::Account>(value).ok().flatten(),
+    ))
 }
 
 /// The application over the contract, the state tree and the store.
@@ -585,7 +666,7 @@ impl AgoraApp {
                 store: store.clone(),
                 chain_id,
                 verified: Mutex::new(HashSet::new()),
-                nonces: NonceCache::default(),
+                accounts: AccountCache::default(),
                 keys: Mutex::new(HashMap::new()),
             }),
             tree: StateTree::new(),
@@ -598,7 +679,7 @@ impl AgoraApp {
             retired: None,
         };
         if let Some(height) = head {
-            rebuild_tree(&mut tree, &store)?;
+            rebuild_tree(&mut tree, &app.shared.accounts, &store)?;
             let (root, _) = commit_parallel(&mut tree);
             let block = store
                 .block(height)?
@@ -804,7 +885,7 @@ impl AgoraApp {
         let restored = self.shared.store.revert_to(height)?;
         // The revert deleted whatever a dropped block had left staged.
         self.undiscarded = None;
-        self.shared.nonces.clear();
+        self.shared.accounts.clear();
         for (key, value) in &restored {
             self.tree.set(key, value.as_deref());
         }
@@ -915,7 +996,7 @@ impl Application for AgoraApp {
         let verified = self.shared.take_verified(&hashes);
         let view = PrefetchedView {
             base: self.shared.store.view(),
-            values: prefetch_accounts(&self.shared.store, &txs)?,
+            values: prefetch_accounts(&self.shared, &txs)?,
         };
         let mut block = Changes::with_writes(&view, std::mem::take(&mut open.writes));
         let mut step = Changes::new(&block);
@@ -1022,29 +1103,30 @@ impl Application for AgoraApp {
             txs: staged.txs,
             hook_events: staged.finalized.hook_events.clone(),
         };
-        // The written accounts' nonces are decoded on the other core during the write (and
+        // The written account records are decoded on the other core during the write (and
         // outside the cache's lock, which admission takes for every transaction).
-        let (written, nonces) = rayon::join(
+        let (written, records) = rayon::join(
             || {
                 self.shared
                     .store
                     .finish_block(staged.batch, &stored, &staged.pages)
             },
-            || account_nonces(&staged.writes).collect::<Vec<_>>(),
+            || account_records(&staged.writes).collect::<Vec<_>>(),
         );
         if let Err(error) = written {
             // Nothing was written; put the tree back so a retry starts clean.
             self.drop_block(height, staged.rollback, staged.staged_records);
             return Err(error.into());
         }
-        self.shared.nonces.block_committed(nonces);
         self.last_header_hash = stored.header.header.hash();
         self.last_height = Some(height);
         self.last_time_ms = stored.header.header.time_ms;
         // Freeing a large block's transactions, writes and rollback record took ~5 ms;
         // that waits for the next block to open, after the driver has reported this one.
         // Genesis (10^6 accounts: ~1 s to free) is freed at once: init is not a block
-        // anyone waits on, and the first block should not pay for it.
+        // anyone waits on, and the first block should not pay for it. It is freed before
+        // the account cache takes its accounts, whose table would otherwise sit above the
+        // freed memory and keep it resident (~470 MiB at 10^6 accounts).
         let retired = Retired {
             _block: stored,
             _writes: staged.writes,
@@ -1052,7 +1134,10 @@ impl Application for AgoraApp {
         };
         if height > 0 {
             self.retired = Some(retired);
+        } else {
+            drop(retired);
         }
+        self.shared.accounts.block_committed(records);
         Ok(())
     }
 

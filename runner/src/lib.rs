@@ -2,6 +2,7 @@
 //! mempool, the single-sequencer driver, the RocksDB store with the Merkle commitment, and
 //! the HTTP API. See ARCHITECTURE.md for the data flow.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod genesis;
@@ -9,7 +10,6 @@ pub mod integrity;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
-pub mod nonces;
 pub mod replay;
 pub mod sequencer;
 pub mod store;

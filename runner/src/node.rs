@@ -310,19 +310,16 @@ impl Node {
         }
     }
 
-    /// Whether these bytes are already pending or committed. Mempool first, then the tx
-    /// index: a block is in the index before the mempool forgets its transactions, so one
-    /// of the two always sees resubmitted bytes.
+    /// Whether these bytes are already pending. Committed ones are told apart in
+    /// [`Node::admit`] after they fail the checks, not by a tx-index read per submission:
+    /// a block is in the index and the committed nonces before the mempool forgets its
+    /// transactions, so resubmitted bytes are either still pending or fail the nonce check.
     fn seen(&self, hash: &Hash) -> Option<Admission> {
-        if self
-            .mempool
+        self.mempool
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(hash)
-        {
-            return Some(Admission::AlreadyPending);
-        }
-        self.committed(hash).then_some(Admission::AlreadyCommitted)
+            .then_some(Admission::AlreadyPending)
     }
 
     fn committed(&self, hash: &Hash) -> bool {
@@ -338,10 +335,9 @@ impl Node {
     ) -> Result<Admission, SubmitError> {
         let checked = match checked {
             Ok(checked) => checked,
-            // Committed between `seen` and the nonce check.
-            Err(TxError::BadNonce { .. }) if self.committed(hash) => {
-                return Ok(Admission::AlreadyCommitted)
-            }
+            // A committed transaction fails the checks (its nonce is used; it may have
+            // expired since): the tx index, read only then, tells it apart.
+            Err(_) if self.committed(hash) => return Ok(Admission::AlreadyCommitted),
             Err(error) => return Err(error.into()),
         };
         let pending = PendingTx {

@@ -1352,6 +1352,44 @@ async fn mempool_admission_rules_answer_typed_codes() {
     assert_eq!(c.nonce(&dev_id(3)).await, 3);
 }
 
+/// Committed bytes sent again after their expiry height are answered `committed` (the tx
+/// index is read once the checks fail), not `expired`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn committed_bytes_resubmitted_after_their_expiry_answer_committed() {
+    let node = TestNode::start(BlockMode::Manual).await;
+    let c = &node.client;
+    let head = c.height().await;
+    let tx = sign_full(
+        &dev(3),
+        &chain_id(),
+        0,
+        Some(head + 1),
+        Action::Transfer {
+            to: dev_id(4),
+            amount: Amount(5),
+        },
+    );
+    c.submit(&tx).await;
+    c.mine(3).await;
+    assert_eq!(c.tx_status(&tx_hash(&tx)).await["status"], "committed");
+    let again = c.submit_raw(&tx).await;
+    assert_eq!(again.status.as_u16(), 202, "{}", again.json);
+    assert_eq!(again.json["status"], "committed");
+    // Bytes never committed with the same expiry are refused as expired.
+    let late = sign_full(
+        &dev(3),
+        &chain_id(),
+        1,
+        Some(head + 1),
+        Action::Transfer {
+            to: dev_id(4),
+            amount: Amount(6),
+        },
+    );
+    c.submit_raw(&late).await.assert_error(400, 106);
+    assert_eq!(c.available(&dev_id(4)).await, DEV_BALANCE + 5);
+}
+
 // ---- 9. event stream ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -71,17 +71,19 @@ const CF_STATE: &str = "state";
 const CF_HISTORY: &str = "history";
 const CF_NODES: &str = "nodes";
 const CF_BLOCKS: &str = "blocks";
+const CF_BLOCK_TXS: &str = "block_txs";
 const CF_RECEIPTS: &str = "receipts";
 const CF_TXS: &str = "txs";
 const CF_UNDO: &str = "undo";
 const CF_META: &str = "meta";
 const CF_ESCROW_EVENTS: &str = "escrow_events";
-const FAMILIES: [&str; 9] = [
+const FAMILIES: [&str; 10] = [
     CF_ESCROW_EVENTS,
     CF_STATE,
     CF_HISTORY,
     CF_NODES,
     CF_BLOCKS,
+    CF_BLOCK_TXS,
     CF_RECEIPTS,
     CF_TXS,
     CF_UNDO,
@@ -94,7 +96,7 @@ const META_HEAD: &[u8] = b"head";
 const META_GENESIS: &[u8] = b"genesis";
 /// Layout version of the store.
 const META_LAYOUT: &[u8] = b"layout";
-const LAYOUT_VERSION: &[u8] = b"agora-store-v5";
+const LAYOUT_VERSION: &[u8] = b"agora-store-v6";
 
 fn families() -> Vec<ColumnFamilyDescriptor> {
     let cache = Cache::new_lru_cache(256 << 20);
@@ -139,6 +141,15 @@ pub struct StoredBlock {
     pub hook_events: Vec<Event>,
 }
 
+/// A block's record in `blocks`: its transactions are in `block_txs`, one entry per
+/// staged part, so the commit's synced batch does not carry them.
+#[derive(BorshSerialize, BorshDeserialize)]
+struct BlockRecord {
+    header: SignedHeader,
+    hook_events: Vec<Event>,
+    tx_count: u32,
+}
+
 /// Where a transaction landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxLocation {
@@ -167,8 +178,8 @@ pub struct BlockContents<'a> {
     pub encoded_receipts: &'a [Vec<u8>],
     pub writes: &'a WriteSet,
     pub hook_events: &'a [Event],
-    /// Total bytes of the block's transactions (to size the batch).
-    pub tx_bytes: usize,
+    /// The block's transactions (in its batch only if not staged).
+    pub txs: &'a [Vec<u8>],
     /// Whether the height-keyed records were staged with [`Store::stage`]; if not, the
     /// block's batch holds them too (genesis, and stores written by tools).
     pub staged: bool,
@@ -177,13 +188,15 @@ pub struct BlockContents<'a> {
 }
 
 /// One part of a block's height-keyed records, staged before the block commits: the
-/// history versions of `writes`, the tx index entries and escrow events of `receipts`
-/// (the block's transactions `first_index`, `first_index` + 1, …) and of `hook_events`
-/// (the block's hooks, in part 0), and an undo part listing them.
+/// history versions of `writes`, the transactions `txs` with the tx index entries and
+/// escrow events of their `receipts` (the block's transactions `first_index`,
+/// `first_index` + 1, …) and of `hook_events` (the block's hooks, in part 0), and an undo
+/// part listing them.
 pub struct StagePart<'a> {
     pub height: u64,
     pub part: u32,
     pub writes: &'a WriteSet,
+    pub txs: &'a [Vec<u8>],
     pub receipts: &'a [Receipt],
     pub first_index: u32,
     pub hook_events: &'a [Event],
@@ -365,12 +378,35 @@ impl Store {
         Ok(out)
     }
 
-    /// A stored block.
+    /// A stored block: its record, and its transactions from the parts that staged them.
     pub fn block(&self, height: u64) -> StoreResult<Option<StoredBlock>> {
-        match self.get(CF_BLOCKS, &height.to_be_bytes())? {
-            None => Ok(None),
-            Some(bytes) => Ok(Some(decode(&bytes, "block")?)),
+        let Some(bytes) = self.get(CF_BLOCKS, &height.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let record: BlockRecord = decode(&bytes, "block")?;
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(height.saturating_add(1).to_be_bytes().to_vec());
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_BLOCK_TXS), read);
+        iter.seek(height.to_be_bytes());
+        let mut txs: Vec<Vec<u8>> = Vec::new();
+        while let Some(value) = iter.value() {
+            let part: Vec<Vec<u8>> = decode(value, "block transactions")?;
+            txs.extend(part);
+            iter.next();
         }
+        iter.status()?;
+        if u32::try_from(txs.len()).ok() != Some(record.tx_count) {
+            return Err(StoreError::Corrupt(format!(
+                "block {height} lists {} transactions, {} stored",
+                record.tx_count,
+                txs.len()
+            )));
+        }
+        Ok(Some(StoredBlock {
+            header: record.header,
+            txs,
+            hook_events: record.hook_events,
+        }))
     }
 
     /// A stored receipt.
@@ -455,7 +491,7 @@ impl Store {
             encoded_receipts: write.encoded_receipts,
             writes: write.writes,
             hook_events: &write.block.hook_events,
-            tx_bytes: write.block.txs.iter().map(Vec::len).sum(),
+            txs: &write.block.txs,
             staged: false,
             staged_receipt_entries: 0,
         };
@@ -504,6 +540,7 @@ impl Store {
                     height,
                     part: 0,
                     writes: contents.writes,
+                    txs: contents.txs,
                     receipts: contents.receipts,
                     first_index: 0,
                     hook_events: contents.hook_events,
@@ -592,6 +629,13 @@ impl Store {
             .collect::<StoreResult<_>>()?;
         for (hash, location) in &tx_index {
             batch.put_cf(self.cf(CF_TXS), hash, location);
+        }
+        if !part.txs.is_empty() {
+            batch.put_cf(
+                self.cf(CF_BLOCK_TXS),
+                undo_key(height, part.part),
+                borsh::to_vec(part.txs).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
         }
         self.put_receipt_entries(batch, height, part.first_entry, part.receipt_entries)?;
         let hook_source = EventSource::BlockHook { height };
@@ -714,6 +758,11 @@ impl Store {
             height.saturating_add(1).to_be_bytes(),
         );
         batch.delete_range_cf(
+            self.cf(CF_BLOCK_TXS),
+            height.to_be_bytes(),
+            height.saturating_add(1).to_be_bytes(),
+        );
+        batch.delete_range_cf(
             self.cf(CF_UNDO),
             undo_key(height, 0),
             undo_key(height.saturating_add(1), 0),
@@ -785,10 +834,16 @@ impl Store {
                 encode_page(*tier, hashes),
             );
         }
+        let record = BlockRecord {
+            header: block.header.clone(),
+            hook_events: block.hook_events.clone(),
+            tx_count: u32::try_from(block.txs.len())
+                .map_err(|_| StoreError::Corrupt("more than 2^32 transactions".into()))?,
+        };
         batch.put_cf(
             self.cf(CF_BLOCKS),
             height.to_be_bytes(),
-            borsh::to_vec(block).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            borsh::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         );
         batch.put_cf(self.cf(CF_META), META_HEAD, height.to_be_bytes());
         let built = std::time::Instant::now();
@@ -1176,7 +1231,11 @@ fn batch_capacity_bytes(contents: &BlockContents<'_>) -> usize {
         .iter()
         .map(|receipt| receipt.len() + 4 + if contents.staged { 0 } else { 32 + 12 + RECORD })
         .sum();
-    let txs = contents.tx_bytes + 4 * contents.receipts.len();
+    let txs = if contents.staged {
+        0
+    } else {
+        contents.txs.iter().map(|tx| tx.len() + 4).sum()
+    };
     writes + pages + receipts + txs + (64 << 10)
 }
 
@@ -1506,7 +1565,7 @@ mod tests {
             encoded_receipts: &encoded,
             writes: &WriteSet::new(),
             hook_events: &[],
-            tx_bytes: 0,
+            txs: &[],
             staged: false,
             staged_receipt_entries: 0,
         };
@@ -1606,6 +1665,7 @@ mod tests {
                     height: 6,
                     part,
                     writes,
+                    txs: &[],
                     receipts,
                     first_index: part,
                     hook_events: &[],
@@ -1654,12 +1714,14 @@ mod tests {
             .expect("earlier entry");
         let writes: WriteSet = [(b"k1".to_vec(), Some(b"v1".to_vec()))].into();
         let encoded = encode_receipts(&receipts);
+        let txs = [b"tx one".to_vec(), b"tx two".to_vec()];
         let stage = |store: &Store| {
             store
                 .stage(&StagePart {
                     height: 6,
                     part: 0,
                     writes: &writes,
+                    txs: &txs,
                     receipts: &receipts,
                     first_index: 0,
                     hook_events: &[],
@@ -1676,6 +1738,7 @@ mod tests {
             );
             assert_eq!(raw(store, CF_HISTORY, &history_key(b"k1", 6)), None);
             assert_eq!(raw(store, CF_RECEIPTS, &receipt_chunk_key(6, 0)), None);
+            assert_eq!(raw(store, CF_BLOCK_TXS, &undo_key(6, 0)), None);
             assert!(store.undo_parts(6).unwrap().is_empty());
             set_head(store, 6);
             assert!(store.escrow_events(&escrow).unwrap().is_empty());
@@ -1683,6 +1746,7 @@ mod tests {
         };
         stage(&store);
         assert!(raw(&store, CF_RECEIPTS, &receipt_chunk_key(6, 0)).is_some());
+        assert!(raw(&store, CF_BLOCK_TXS, &undo_key(6, 0)).is_some());
         assert_eq!(
             raw(&store, CF_TXS, &receipts[1].tx_hash),
             Some(
@@ -1725,6 +1789,53 @@ mod tests {
         }
     }
 
+    /// A block's transactions are staged with its parts and read back in part order; the
+    /// record counts them, so a lost part is corruption, not a shorter block.
+    #[test]
+    fn a_blocks_transactions_come_back_from_its_parts_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("new store");
+        set_head(&store, 5);
+        let txs: Vec<Vec<u8>> = (0u8..5).map(|n| vec![n; 3 + usize::from(n)]).collect();
+        // Part 0 holds the hooks (no transactions), parts 1 and 2 the transactions.
+        for (part, range) in [(0u32, 0..0), (1, 0..3), (2, 3..5)] {
+            store
+                .stage(&StagePart {
+                    height: 6,
+                    part,
+                    writes: &WriteSet::new(),
+                    txs: &txs[range.clone()],
+                    receipts: &[],
+                    first_index: u32::try_from(range.start).unwrap(),
+                    hook_events: &[],
+                    receipt_entries: &[],
+                    first_entry: 0,
+                })
+                .expect("staged");
+        }
+        assert_eq!(raw(&store, CF_BLOCK_TXS, &undo_key(6, 0)), None);
+        let mut block = stored_block(6);
+        block.txs = txs;
+        let contents = BlockContents {
+            height: 6,
+            receipts: &[],
+            encoded_receipts: &[],
+            writes: &WriteSet::new(),
+            hook_events: &[],
+            txs: &block.txs,
+            staged: true,
+            staged_receipt_entries: 0,
+        };
+        let prepared = store.prepare_block(&contents).expect("prepared");
+        store.finish_block(prepared, &block, &[]).expect("written");
+        assert_eq!(store.block(6).expect("read"), Some(block));
+        store
+            .db
+            .delete_cf(store.cf(CF_BLOCK_TXS), undo_key(6, 2))
+            .expect("deleted");
+        assert!(matches!(store.block(6), Err(StoreError::Corrupt(_))));
+    }
+
     /// A revert also removes what a dropped block left staged above the head, and the tx
     /// index ends as it was before every undone block, not at an entry one of them held.
     #[test]
@@ -1742,15 +1853,18 @@ mod tests {
             } else {
                 Vec::new()
             };
+            let mut block = stored_block(height);
+            block.txs = receipts.iter().map(|_| b"the tx".to_vec()).collect();
             store
                 .commit_block(&BlockWrite {
-                    block: &stored_block(height),
+                    block: &block,
                     receipts: &receipts,
                     encoded_receipts: &encode_receipts(&receipts),
                     writes: &writes,
                     pages: &[],
                 })
                 .expect("committed");
+            assert_eq!(store.block(height).expect("read"), Some(block));
         }
         // Block 6 includes it again and is dropped, but its records are not deleted.
         let writes: WriteSet = [(b"k".to_vec(), Some(b"v6".to_vec()))].into();
@@ -1759,6 +1873,7 @@ mod tests {
                 height: 6,
                 part: 0,
                 writes: &writes,
+                txs: &[b"the tx".to_vec()],
                 receipts: std::slice::from_ref(&reincluded),
                 first_index: 0,
                 hook_events: &[],
@@ -1772,6 +1887,8 @@ mod tests {
         assert!(store.staged_heights().unwrap().is_empty());
         for height in 4..=6 {
             assert_eq!(raw(&store, CF_HISTORY, &history_key(b"k", height)), None);
+            assert_eq!(raw(&store, CF_BLOCK_TXS, &undo_key(height, 0)), None);
+            assert_eq!(store.block(height).expect("read"), None);
             assert!(store.undo_parts(height).unwrap().is_empty());
         }
         set_head(&store, 6);

@@ -1,9 +1,11 @@
 //! Committed account records kept in memory, so admission (nonce checks), block
 //! selection (nonces) and execution (balances and nonces) do not read RocksDB for every
 //! transaction. The cache holds every account record a committed block wrote (genesis
-//! included) and every one the node read when it opened a stored chain, up to a bound; a
-//! miss loads from the store. An absent record is not held (a load answers it, uncached).
-//! The cache is never ahead of or behind the store for a held account:
+//! included) and every one a miss loaded from the store, up to a bound. An absent record
+//! is not held (a load answers it, uncached). A node restarted on a stored chain starts
+//! with it empty. A held record is never older than the store's by more than the moment
+//! between a block's write and its `block_committed` call, when the sequencer, the only
+//! writer, has not yet reported the block (no mempool change, no next block):
 //!
 //! - a committed block sets its accounts' records, then bumps the generation; a load that
 //!   started in an older generation returns its value without caching it (it may have
@@ -95,8 +97,7 @@ impl AccountCache {
         }
     }
 
-    /// After a block is durably committed, or for the entries of a stored chain as the node
-    /// opens it (nothing commits meanwhile): the committed records of these accounts
+    /// After a block is durably committed: the committed records of the accounts it wrote
     /// (`None`: absent or undecodable, forget the account). Added while the bound allows,
     /// updated always.
     pub fn block_committed(&self, updates: impl IntoIterator<Item = (AccountId, Option<Account>)>) {

@@ -435,9 +435,9 @@ impl AppShared {
     ) -> Result<QueryResult, AppError> {
         let head = self.store.head()?.ok_or(AppError::NotInitialised)?;
         let height = height.unwrap_or(head);
-        let block = self
+        let header = self
             .store
-            .block(height)?
+            .header(height)?
             .ok_or(StoreError::MissingHeight(height))?;
         let (value, proof) = if prove || height != head {
             let (value, proof) = self.store.prove_at(key, height)?;
@@ -448,14 +448,14 @@ impl AppShared {
         if let Some(proof) = &proof {
             // The store is checked against its own header before anything is served.
             proof
-                .verify_value(&block.header.header.state_root, key, value.as_deref())
+                .verify_value(&header.header.state_root, key, value.as_deref())
                 .map_err(|error| StoreError::Corrupt(format!("proof at {height}: {error}")))?;
         }
         Ok(QueryResult {
             height,
             value,
             proof: if prove { proof } else { None },
-            header: block.header,
+            header,
         })
     }
 }
@@ -523,13 +523,15 @@ fn prefetch_accounts(
     Ok(keys
         .into_iter()
         .zip(values.into_iter().flatten())
-        .map(|(key, value)| {
+        .filter_map(|(key, value)| {
             let bytes = match value {
-                // Borsh is canonical: the record re-encodes to the stored bytes.
-                AccountValue::Held(record) => borsh::to_vec(&record).ok(),
+                // A held record was decoded canonically from the stored bytes (or from a
+                // committed write), so it encodes back to exactly those bytes. If it could
+                // not, the key is left out and execution reads the store.
+                AccountValue::Held(record) => Some(borsh::to_vec(&record).ok()?),
                 AccountValue::Stored(bytes) => bytes,
             };
-            (key, bytes)
+            Some((key, bytes))
         })
         .collect())
 }
@@ -563,13 +565,8 @@ pub fn commit_parallel(tree: &mut StateTree) -> (Hash, Vec<(u32, Hash)>) {
 }
 
 /// Loads every state entry into `tree`, hashing values on every core in chunks while the
-/// store is read, and the account records into `accounts` (on the other core, while the
-/// tree takes the chunk's leaves).
-fn rebuild_tree(
-    tree: &mut StateTree,
-    accounts: &AccountCache,
-    store: &Store,
-) -> Result<(), AppError> {
+/// store is read.
+fn rebuild_tree(tree: &mut StateTree, store: &Store) -> Result<(), AppError> {
     use rayon::prelude::*;
     const CHUNK_ENTRIES: usize = 1 << 15;
     let mut entries = store.state_entries();
@@ -585,14 +582,9 @@ fn rebuild_tree(
             .par_iter()
             .map(|(key, value)| PreparedLeaf::new(key, value_hash(value)))
             .collect();
-        rayon::join(
-            || {
-                for ((key, _), leaf) in chunk.iter().zip(leaves) {
-                    tree.set_prepared(key, leaf);
-                }
-            },
-            || accounts.block_committed(stored_records(&chunk)),
-        );
+        for ((key, _), leaf) in chunk.iter().zip(leaves) {
+            tree.set_prepared(key, leaf);
+        }
     }
 }
 
@@ -601,35 +593,17 @@ fn rebuild_tree(
 fn account_records(
     writes: &WriteSet,
 ) -> impl Iterator<Item = (AccountId, Option<wallet::Account>)> + '_ {
-    writes
-        .iter()
-        .filter_map(|(key, value)| account_record(key, value.as_deref()))
-}
-
-/// The records of the accounts among stored state entries.
-fn stored_records(
-    entries: &[crate::store::RawEntry],
-) -> impl Iterator<Item = (AccountId, Option<wallet::Account>)> + '_ {
-    entries
-        .iter()
-        .filter_map(|(key, value)| account_record(key, Some(value)))
-}
-
-/// The account and record a state entry holds, if it is an account's (see
-/// [`account_records`]).
-fn account_record(
-    key: &[u8],
-    value: Option<&[u8]>,
-) -> Option<(AccountId, Option<wallet::Account>)> {
-    let (&namespace, id) = key.split_first()?;
-    if namespace != agora_contract::state::keys::NS_ACCOUNT {
-        return None;
-    }
-    let account = AccountId(id.try_into().ok()?);
-    Some((
-        account,
-        decode_record::<wallet::Account>(value).ok().flatten(),
-    ))
+    writes.iter().filter_map(|(key, value)| {
+        let (&namespace, id) = key.split_first()?;
+        if namespace != agora_contract::state::keys::NS_ACCOUNT {
+            return None;
+        }
+        let account = AccountId(id.try_into().ok()?);
+        let record = decode_record::<wallet::Account>(value.as_deref())
+            .ok()
+            .flatten();
+        Some((account, record))
+    })
 }
 
 /// The application over the contract, the state tree and the store.
@@ -679,28 +653,29 @@ impl AgoraApp {
             retired: None,
         };
         if let Some(height) = head {
-            rebuild_tree(&mut tree, &app.shared.accounts, &store)?;
+            rebuild_tree(&mut tree, &store)?;
             let (root, _) = commit_parallel(&mut tree);
-            let block = store
-                .block(height)?
-                .ok_or(StoreError::MissingHeight(height))?;
-            if root != block.header.header.state_root {
+            let header = store
+                .header(height)?
+                .ok_or(StoreError::MissingHeight(height))?
+                .header;
+            if root != header.state_root {
                 return Err(AppError::RootMismatch {
                     height,
                     computed: hex::encode(root),
-                    stored: hex::encode(block.header.header.state_root),
+                    stored: hex::encode(header.state_root),
                 });
             }
-            if block.header.header.chain_id != app.shared.chain_id {
+            if header.chain_id != app.shared.chain_id {
                 return Err(AppError::Genesis(format!(
                     "the data dir holds chain {}, not {}",
-                    block.header.header.chain_id, app.shared.chain_id
+                    header.chain_id, app.shared.chain_id
                 )));
             }
             app.tree = tree;
-            app.last_header_hash = block.header.header.hash();
+            app.last_header_hash = header.hash();
             app.last_height = Some(height);
-            app.last_time_ms = block.header.header.time_ms;
+            app.last_time_ms = header.time_ms;
         }
         Ok(app)
     }
@@ -891,21 +866,22 @@ impl AgoraApp {
             self.tree.set(key, value.as_deref());
         }
         let (root, _) = commit_parallel(&mut self.tree);
-        let block = self
+        let header = self
             .shared
             .store
-            .block(height)?
-            .ok_or(StoreError::MissingHeight(height))?;
-        if root != block.header.header.state_root {
+            .header(height)?
+            .ok_or(StoreError::MissingHeight(height))?
+            .header;
+        if root != header.state_root {
             return Err(AppError::RootMismatch {
                 height,
                 computed: hex::encode(root),
-                stored: hex::encode(block.header.header.state_root),
+                stored: hex::encode(header.state_root),
             });
         }
-        self.last_header_hash = block.header.header.hash();
+        self.last_header_hash = header.hash();
         self.last_height = Some(height);
-        self.last_time_ms = block.header.header.time_ms;
+        self.last_time_ms = header.time_ms;
         Ok(())
     }
 }

@@ -133,8 +133,8 @@ impl Node {
         // its sequencer (the genesis document is not re-read).
         let (chain_id, sequencer_id) = match store.head()? {
             Some(head) => {
-                let block = store.block(head)?.ok_or(StoreError::MissingHeight(head))?;
-                (block.header.header.chain_id, block.header.header.proposer)
+                let header = store.header(head)?.ok_or(StoreError::MissingHeight(head))?;
+                (header.header.chain_id, header.header.proposer)
             }
             None => {
                 let invalid = |error: GenesisDocError| NodeError::Genesis(error.to_string());

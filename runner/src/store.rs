@@ -9,7 +9,8 @@
 //! | `state` | state key | current value |
 //! | `history` | bucket u16 ‖ key length u16 ‖ key ‖ height u64 | 0x00 (deleted) or 0x01 ‖ value |
 //! | `nodes` | tier u8 ‖ page u16 ‖ height u64 | the page as of that height: u16 bitmap ‖ its non-empty hashes |
-//! | `blocks` | height u64 | borsh [`StoredBlock`] |
+//! | `blocks` | height u64 | borsh `BlockRecord`: signed header, hook events, tx count u32 |
+//! | `block_txs` | height u64 ‖ part u32 | borsh `Vec<Vec<u8>>`: the transactions one staged part executed |
 //! | `receipts` | height u64 ‖ chunk u32 | receipts 256·chunk to 256·chunk + 255 of the block: count u32 ‖ end offsets u32 × count ‖ borsh `Receipt`s |
 //! | `txs` | tx hash | height u64 ‖ tx index u32 |
 //! | `undo` | height u64 ‖ part u32 | borsh [`UndoPart`]: what one staged part of the block wrote (none for genesis) |
@@ -32,13 +33,15 @@
 //! without the others.
 //!
 //! A block's records are written in two parts. Those keyed by its height — history
-//! versions, tx index entries, escrow events and undo parts — are staged while the block
+//! versions, its transactions, tx index entries, escrow events, undo parts and full
+//! receipt entries — are staged while the block
 //! is built ([`Store::stage`], one unsynced batch per execution step). They cannot be seen
 //! before the block commits: every reader is bounded by the head (history, pages and
 //! escrow events are read at a height at most the head, and a tx index entry above the
-//! head is not an answer). [`Store::finish_block`] then writes, in one atomic batch with
-//! the WAL synced, what makes the block current: its state values, receipts, top-tree
-//! pages, record and the head. The staged batches precede it in the same write-ahead log,
+//! head is not an answer, and transactions are read only for a block record).
+//! [`Store::finish_block`] then writes, in one atomic batch with the WAL synced, what makes
+//! the block current: its state values, the receipts not staged yet, top-tree pages, its
+//! record (which counts its transactions, so a lost part is refused) and the head. The staged batches precede it in the same write-ahead log,
 //! so its sync makes them durable too, and a crash leaves a prefix of the writes: a block
 //! either committed with everything it staged or is not committed. Staged records of a
 //! height that did not commit (a block dropped, or a crash before its commit) are deleted
@@ -133,7 +136,8 @@ fn families() -> Vec<ColumnFamilyDescriptor> {
         .collect()
 }
 
-/// A block as stored: its signed header, its transactions and its hook events.
+/// A block as [`Store::block`] reads it: its signed header, its transactions (from its
+/// staged parts) and its hook events.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct StoredBlock {
     pub header: SignedHeader,
@@ -378,15 +382,17 @@ impl Store {
         Ok(out)
     }
 
-    /// A stored block: its record, and its transactions from the parts that staged them.
+    /// A stored block: its record, and its transactions from the parts that staged them,
+    /// both read from one snapshot (a revert meanwhile cannot pair them wrongly).
     pub fn block(&self, height: u64) -> StoreResult<Option<StoredBlock>> {
-        let Some(bytes) = self.get(CF_BLOCKS, &height.to_be_bytes())? else {
+        let snapshot = self.db.snapshot();
+        let Some(bytes) = snapshot.get_cf(self.cf(CF_BLOCKS), height.to_be_bytes())? else {
             return Ok(None);
         };
         let record: BlockRecord = decode(&bytes, "block")?;
         let mut read = ReadOptions::default();
         read.set_iterate_upper_bound(height.saturating_add(1).to_be_bytes().to_vec());
-        let mut iter = self.db.raw_iterator_cf_opt(self.cf(CF_BLOCK_TXS), read);
+        let mut iter = snapshot.raw_iterator_cf_opt(self.cf(CF_BLOCK_TXS), read);
         iter.seek(height.to_be_bytes());
         let mut txs: Vec<Vec<u8>> = Vec::new();
         while let Some(value) = iter.value() {
@@ -407,6 +413,15 @@ impl Store {
             txs,
             hook_events: record.hook_events,
         }))
+    }
+
+    /// A stored block's signed header, from its record alone (the transactions are not
+    /// read: a query at the head reads this, not a block of 20 000 transactions).
+    pub fn header(&self, height: u64) -> StoreResult<Option<SignedHeader>> {
+        match self.get(CF_BLOCKS, &height.to_be_bytes())? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode::<BlockRecord>(&bytes, "block")?.header)),
+        }
     }
 
     /// A stored receipt.
@@ -585,8 +600,8 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a part's history versions, tx index entries, escrow events and undo part
-    /// (none for genesis, which is never undone) to `batch`.
+    /// Adds a part's history versions, transactions, tx index entries, escrow events and
+    /// undo part (none for genesis, which is never undone) to `batch`.
     fn put_part(&self, batch: &mut WriteBatch, part: &StagePart<'_>) -> StoreResult<()> {
         let height = part.height;
         let mut history: Vec<(Vec<u8>, &Option<Vec<u8>>)> = part
@@ -711,8 +726,8 @@ impl Store {
     }
 
     /// Adds to `batch` the deletion of everything a height staged (its history versions,
-    /// top-tree pages, escrow events and undo parts; its tx index entries go back to what
-    /// they replaced). Returns how many undo parts it had and the state keys it wrote.
+    /// top-tree pages, transactions, receipt entries, escrow events and undo parts; its tx
+    /// index entries go back to what they replaced). Returns how many undo parts it had and the state keys it wrote.
     fn delete_staged(
         &self,
         batch: &mut WriteBatch,
@@ -1168,19 +1183,6 @@ impl StateView for StoreView<'_> {
     fn first_in_range(&self, start: &[u8], end: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
         match self.store.state_range(start, end, 1) {
             Ok(mut found) => found.pop(),
-            Err(error) => fatal_read(&error),
-        }
-    }
-}
-
-impl StoreView<'_> {
-    /// [`StateView::get`] of many keys, in order, read as one batch.
-    pub fn get_many(&self, keys: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
-        if keys.is_empty() {
-            return Vec::new();
-        }
-        match self.store.state_multi_get(keys) {
-            Ok(values) => values,
             Err(error) => fatal_read(&error),
         }
     }
@@ -1854,7 +1856,7 @@ mod tests {
                 Vec::new()
             };
             let mut block = stored_block(height);
-            block.txs = receipts.iter().map(|_| b"the tx".to_vec()).collect();
+            block.txs = vec![format!("tx of block {height}").into_bytes()];
             store
                 .commit_block(&BlockWrite {
                     block: &block,

@@ -148,6 +148,29 @@ async fn damaged_stores_are_refused_at_start_with_the_height_named() {
         flip(db, "receipts", &key, |len| len - 1)
     });
     cases.push(("receipt", format!("at height {}", head - 2), message));
+    // A block's transactions (staged by its one step, part 1): a flipped byte, a lost part.
+    let part_key = |h: u64| {
+        let mut key = height_key(h);
+        key.extend(1u32.to_be_bytes());
+        key
+    };
+    let message = refused_after(pristine, |db| {
+        flip(db, "block_txs", &part_key(head - 1), |len| len - 1)
+    });
+    cases.push((
+        "block transactions, last byte",
+        format!("at height {}", head - 1),
+        message,
+    ));
+    let message = refused_after(pristine, |db| {
+        db.delete_cf(db.cf_handle("block_txs").expect("cf"), part_key(head))
+            .expect("delete")
+    });
+    cases.push((
+        "block transactions missing",
+        format!("at height {head}"),
+        message,
+    ));
     // A block is missing.
     let message = refused_after(pristine, |db| {
         db.delete_cf(db.cf_handle("blocks").expect("cf"), height_key(head - 5))
@@ -218,5 +241,5 @@ async fn damaged_stores_are_refused_at_start_with_the_height_named() {
         );
         eprintln!("refused ({name}): {message}");
     }
-    assert_eq!(cases.len(), 13);
+    assert_eq!(cases.len(), 15);
 }

@@ -105,8 +105,8 @@ pub async fn status_info(State(node): State<Shared>) -> ApiResult<Json<Value>> {
     let height = node.height();
     let state_root = node
         .store
-        .block(height)?
-        .map(|block| hex::encode(block.header.header.state_root));
+        .header(height)?
+        .map(|header| hex::encode(header.header.state_root));
     Ok(Json(json!({
         "chain_id": node.chain_id.to_string(),
         "sequencer": hex::encode(node.sequencer_id.0),

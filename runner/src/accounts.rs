@@ -159,6 +159,15 @@ mod tests {
         }
     }
 
+    /// A cache holding account 1 at `nonce`, loaded as admission loads it.
+    fn holding_account_1(nonce: u64) -> AccountCache {
+        let cache = AccountCache::default();
+        cache
+            .get_or_load(&account(1), || Ok::<_, ()>(Some(record(nonce))))
+            .unwrap();
+        cache
+    }
+
     #[test]
     fn a_miss_loads_once_and_later_reads_come_from_memory() {
         let cache = AccountCache::default();
@@ -175,10 +184,7 @@ mod tests {
 
     #[test]
     fn a_committed_block_sets_the_records_of_the_accounts_it_wrote() {
-        let cache = AccountCache::default();
-        cache
-            .get_or_load(&account(1), || Ok::<_, ()>(Some(record(1))))
-            .unwrap();
+        let cache = holding_account_1(1);
         cache.block_committed([(account(1), Some(record(5))), (account(2), Some(record(9)))]);
         assert_eq!(
             cache.get_or_load(&account(1), || Err(())),
@@ -233,10 +239,7 @@ mod tests {
 
     #[test]
     fn absent_and_undecodable_records_are_not_held() {
-        let cache = AccountCache::default();
-        cache
-            .get_or_load(&account(1), || Ok::<_, ()>(Some(record(1))))
-            .unwrap();
+        let cache = holding_account_1(1);
         cache.block_committed([(account(1), None)]);
         assert_eq!(
             cache.get_or_load(&account(1), || Ok::<_, ()>(Some(record(6)))),
@@ -268,10 +271,7 @@ mod tests {
 
     #[test]
     fn a_batch_lookup_finds_the_held_and_remembers_what_was_loaded() {
-        let cache = AccountCache::default();
-        cache
-            .get_or_load(&account(1), || Ok::<_, ()>(Some(record(3))))
-            .unwrap();
+        let cache = holding_account_1(3);
         let lookup = cache.lookup(&[account(1), account(2), account(3)]);
         assert_eq!(lookup.cached, vec![Some(record(3)), None, None]);
         cache.remember(&lookup, [(account(2), record(5)), (account(3), record(0))]);
@@ -294,10 +294,7 @@ mod tests {
 
     #[test]
     fn clear_forgets_everything() {
-        let cache = AccountCache::default();
-        cache
-            .get_or_load(&account(1), || Ok::<_, ()>(Some(record(1))))
-            .unwrap();
+        let cache = holding_account_1(1);
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(

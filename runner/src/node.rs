@@ -322,8 +322,16 @@ impl Node {
             .then_some(Admission::AlreadyPending)
     }
 
-    fn committed(&self, hash: &Hash) -> bool {
-        self.store.tx_location(hash).ok().flatten().is_some()
+    /// Whether these bytes are in a committed block. A tx-index read error answers
+    /// `StateCorrupt` (500), not the check's own error, which could be a wrong 4xx.
+    fn committed(&self, hash: &Hash) -> Result<bool, SubmitError> {
+        match self.store.tx_location(hash) {
+            Ok(location) => Ok(location.is_some()),
+            Err(error) => {
+                tracing::error!(%error, "tx index read failed");
+                Err(SubmitError::Tx(TxError::StateCorrupt))
+            }
+        }
     }
 
     /// Admission of a checked transaction into the mempool.
@@ -337,8 +345,12 @@ impl Node {
             Ok(checked) => checked,
             // A committed transaction fails the checks (its nonce is used; it may have
             // expired since): the tx index, read only then, tells it apart.
-            Err(_) if self.committed(hash) => return Ok(Admission::AlreadyCommitted),
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                return match self.committed(hash)? {
+                    true => Ok(Admission::AlreadyCommitted),
+                    false => Err(error.into()),
+                }
+            }
         };
         let pending = PendingTx {
             hash: checked.hash,
@@ -358,9 +370,10 @@ impl Node {
         match mempool.insert(pending, committed_nonce, next_height) {
             Ok(()) => Ok(Admission::Accepted),
             Err(MempoolError::AlreadyPending) => Ok(Admission::AlreadyPending),
-            Err(MempoolError::NonceTooLow { .. }) if self.committed(hash) => {
-                Ok(Admission::AlreadyCommitted)
-            }
+            Err(error @ MempoolError::NonceTooLow { .. }) => match self.committed(hash)? {
+                true => Ok(Admission::AlreadyCommitted),
+                false => Err(error.into()),
+            },
             Err(error) => Err(error.into()),
         }
     }

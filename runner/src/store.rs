@@ -126,8 +126,10 @@ fn families() -> Vec<ColumnFamilyDescriptor> {
             cf_options.set_level_zero_slowdown_writes_trigger(200);
             cf_options.set_level_zero_stop_writes_trigger(400);
             if [CF_TXS, CF_STATE].contains(name) {
-                // Point lookups, mostly of absent keys (admission's "already committed?"):
-                // a bloom filter over the memtable answers those without a skiplist search.
+                // Point lookups, mostly of absent keys (the tx index entries a staged part
+                // would replace, admission's "committed?" after a failed check, state keys
+                // of new accounts): a bloom filter over the memtable answers those without
+                // a skiplist search.
                 cf_options.set_memtable_whole_key_filtering(true);
                 cf_options.set_memtable_prefix_bloom_ratio(0.05);
             }

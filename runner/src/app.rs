@@ -362,11 +362,7 @@ impl AppShared {
     /// from the store as one batch (at 10^6 accounts, one read per transaction was a seventh
     /// of admission's time).
     fn load_nonces(&self, accounts: &[AccountId]) -> Vec<Result<u64, TxError>> {
-        let keys: Vec<Vec<u8>> = accounts
-            .iter()
-            .map(agora_contract::state::keys::account)
-            .collect();
-        match self.account_values(accounts, &keys) {
+        match self.account_values(accounts) {
             Ok(values) => values
                 .iter()
                 .map(|value| match value {
@@ -383,37 +379,31 @@ impl AppShared {
         }
     }
 
-    /// The committed records of `accounts` (whose state keys are `keys`), in order: held
-    /// ones from the cache, the rest read from the store as one batch and held from then on
-    /// if they decode.
-    fn account_values(
-        &self,
-        accounts: &[AccountId],
-        keys: &[Vec<u8>],
-    ) -> Result<Vec<AccountValue>, StoreError> {
+    /// The committed records of `accounts`, in order: held ones from the cache, the rest
+    /// read from the store as one batch and held from then on if they decode.
+    fn account_values(&self, accounts: &[AccountId]) -> Result<Vec<AccountValue>, StoreError> {
         let lookup = self.accounts.lookup(accounts);
-        let missing: Vec<(AccountId, Vec<u8>)> = accounts
+        let missing: Vec<AccountId> = accounts
             .iter()
-            .zip(keys)
             .zip(&lookup.cached)
             .filter(|(_, cached)| cached.is_none())
-            .map(|((account, key), _)| (*account, key.clone()))
+            .map(|(account, _)| *account)
             .collect();
-        let missing_keys: Vec<Vec<u8>> = missing.iter().map(|(_, key)| key.clone()).collect();
-        let loaded = if missing_keys.is_empty() {
+        let loaded = if missing.is_empty() {
             Vec::new()
         } else {
-            self.store.state_multi_get(&missing_keys)?
+            let keys: Vec<Vec<u8>> = missing
+                .iter()
+                .map(agora_contract::state::keys::account)
+                .collect();
+            self.store.state_multi_get(&keys)?
         };
         self.accounts.remember(
             &lookup,
-            missing
-                .iter()
-                .zip(&loaded)
-                .filter_map(|((account, _), value)| {
-                    let record = decode_record::<wallet::Account>(value.as_deref()).ok()??;
-                    Some((*account, record))
-                }),
+            missing.iter().zip(&loaded).filter_map(|(account, value)| {
+                let record = decode_record::<wallet::Account>(value.as_deref()).ok()??;
+                Some((*account, record))
+            }),
         );
         let mut loaded = loaded.into_iter();
         Ok(lookup
@@ -511,19 +501,14 @@ fn prefetch_accounts(
         .collect();
     wanted.par_sort_unstable();
     wanted.dedup();
-    let keys: Vec<Vec<u8>> = wanted
-        .iter()
-        .map(agora_contract::state::keys::account)
-        .collect();
     let values: Vec<Vec<AccountValue>> = wanted
         .par_chunks(BATCH_KEYS)
-        .zip(keys.par_chunks(BATCH_KEYS))
-        .map(|(accounts, keys)| shared.account_values(accounts, keys))
+        .map(|accounts| shared.account_values(accounts))
         .collect::<Result<_, _>>()?;
-    Ok(keys
-        .into_iter()
+    Ok(wanted
+        .iter()
         .zip(values.into_iter().flatten())
-        .filter_map(|(key, value)| {
+        .filter_map(|(account, value)| {
             let bytes = match value {
                 // A held record was decoded canonically from the stored bytes (or from a
                 // committed write), so it encodes back to exactly those bytes. If it could
@@ -531,7 +516,7 @@ fn prefetch_accounts(
                 AccountValue::Held(record) => Some(borsh::to_vec(&record).ok()?),
                 AccountValue::Stored(bytes) => bytes,
             };
-            Some((key, bytes))
+            Some((agora_contract::state::keys::account(account), bytes))
         })
         .collect())
 }

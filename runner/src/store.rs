@@ -34,14 +34,15 @@
 //!
 //! A block's records are written in two parts. Those keyed by its height — history
 //! versions, its transactions, tx index entries, escrow events, undo parts and full
-//! receipt entries — are staged while the block
-//! is built ([`Store::stage`], one unsynced batch per execution step). They cannot be seen
+//! receipt entries — are staged while the block is built ([`Store::stage`], one unsynced
+//! batch per execution step). They cannot be seen
 //! before the block commits: every reader is bounded by the head (history, pages and
 //! escrow events are read at a height at most the head, and a tx index entry above the
 //! head is not an answer, and transactions are read only for a block record).
 //! [`Store::finish_block`] then writes, in one atomic batch with the WAL synced, what makes
 //! the block current: its state values, the receipts not staged yet, top-tree pages, its
-//! record (which counts its transactions, so a lost part is refused) and the head. The staged batches precede it in the same write-ahead log,
+//! record (which counts its transactions, so a lost part is refused) and the head. The
+//! staged batches precede it in the same write-ahead log,
 //! so its sync makes them durable too, and a crash leaves a prefix of the writes: a block
 //! either committed with everything it staged or is not committed. Staged records of a
 //! height that did not commit (a block dropped, or a crash before its commit) are deleted
@@ -729,7 +730,8 @@ impl Store {
 
     /// Adds to `batch` the deletion of everything a height staged (its history versions,
     /// top-tree pages, transactions, receipt entries, escrow events and undo parts; its tx
-    /// index entries go back to what they replaced). Returns how many undo parts it had and the state keys it wrote.
+    /// index entries go back to what they replaced). Returns how many undo parts it had and
+    /// the state keys it wrote.
     fn delete_staged(
         &self,
         batch: &mut WriteBatch,
